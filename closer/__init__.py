@@ -1,0 +1,1 @@
+"""closer: the composition root (settings, application factory, command line)."""

@@ -1,0 +1,82 @@
+"""The one composition root: builds the aiohttp application and owns every resource's life in cleanup_ctx."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+from aiohttp import web
+from redis.asyncio import Redis
+from tortoise.context import TortoiseContext
+
+from closer.config import Settings
+from jobs.guard import DatabaseTickGuard, RedisTickGuard, TickGuard
+from jobs.scheduler import build_scheduler
+from sales.clock import utcnow
+from storage.db import close_database, open_database
+from storage.models import Account
+from storage.redis import close_redis, open_redis
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", TortoiseContext)
+REDIS = web.AppKey("redis", Redis)
+CLOCK = web.AppKey("clock", Callable[[], datetime])
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    app[DATABASE] = await open_database(app[SETTINGS].database_url)
+    yield
+    await close_database(app[DATABASE])
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    url = app[SETTINGS].redis_url
+    if url is None:
+        yield
+        return
+    app[REDIS] = open_redis(url)
+    yield
+    await close_redis(app[REDIS])
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    guard: TickGuard = RedisTickGuard(app[REDIS]) if REDIS in app else DatabaseTickGuard()
+    scheduler = build_scheduler(guard, app[CLOCK], app[SETTINGS].detach_sweep_seconds)
+    scheduler.start()
+    yield
+    scheduler.shutdown(wait=False)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Readiness: the database answers, and Redis when it is configured."""
+    checks: dict[str, str] = {}
+    try:
+        await Account.first().values("id")
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready; the reason goes to the log, not the client
+        log.warning("database not ready", extra={"error": repr(exc)})
+        checks["database"] = "unavailable"
+    if REDIS in request.app:
+        try:
+            await request.app[REDIS].ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            log.warning("redis not ready", extra={"error": repr(exc)})
+            checks["redis"] = "unavailable"
+    ready = all(v == "ok" for v in checks.values())
+    return web.json_response({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow, scheduler: bool = True) -> web.Application:
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_redis)
+    if scheduler:
+        app.cleanup_ctx.append(_scheduler)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,97 @@
+"""The `closer` command (SPEC §8): demo, run, migrate, create-account."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from aiohttp import web
+
+from closer.app import create_app
+from closer.config import Settings
+from closer.logs import setup_logging
+from sales.errors import DomainError
+from storage.db import close_database, migrate, open_database
+
+DEMO_DATABASE_URL = "sqlite://closer-demo.db"
+
+
+async def _create_account(settings: Settings, name: str, email: str, password: str) -> int:
+    from sales.accounts import create_account
+
+    ctx = await open_database(settings.database_url)
+    try:
+        account = await create_account(name, email, password)
+        return account.id
+    finally:
+        await close_database(ctx)
+
+
+async def _seed_demo(settings: Settings):
+    from closer.demo import seed_demo
+
+    ctx = await open_database(settings.database_url)
+    try:
+        return await seed_demo()
+    finally:
+        await close_database(ctx)
+
+
+def _serve(settings: Settings, banner: str | None = None) -> None:
+    app = create_app(settings)
+
+    def announce(_: object) -> None:
+        if banner:
+            print(banner, flush=True)
+
+    web.run_app(app, host=settings.http_host, port=settings.http_port, print=announce)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="closer", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="run everything on the embedded default with a seeded demo account")
+    commands.add_parser("run", help="run in production, configured by the environment")
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    create = commands.add_parser("create-account", help="create an account with its owner")
+    create.add_argument("--name", required=True)
+    create.add_argument("--owner-email", required=True)
+    create.add_argument("--owner-password", required=True)
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    setup_logging(settings.log_level)
+
+    if args.command == "migrate":
+        asyncio.run(migrate(settings.database_url))
+        print("database is up to date")
+        return 0
+    if args.command == "create-account":
+        asyncio.run(migrate(settings.database_url))
+        try:
+            account_id = asyncio.run(
+                _create_account(settings, args.name, args.owner_email, args.owner_password)
+            )
+        except DomainError as exc:
+            print(f"error: {exc.field}: {exc.message}" if exc.field else f"error: {exc.message}", file=sys.stderr)
+            return 2
+        print(f"account {account_id} created")
+        return 0
+    if args.command == "demo":
+        settings = settings.model_copy(update={"database_url": DEMO_DATABASE_URL, "redis_url": None})
+        asyncio.run(migrate(settings.database_url))
+        login = asyncio.run(_seed_demo(settings))
+        url = f"http://{settings.http_host}:{settings.http_port}"
+        _serve(
+            settings,
+            banner=f"closer demo is running at {url}/ (health: {url}/healthz)\n"
+            f"log in as {login.email} / {login.password}",
+        )
+        return 0
+    _serve(settings, banner=f"closer serving on http://{settings.http_host}:{settings.http_port}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Settings from the environment (SPEC §8). Nothing else in closer reads os.environ."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    database_url: str = "sqlite://closer.db"
+    redis_url: str | None = None
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    public_url: str = "http://127.0.0.1:8080"
+    webhook_base_url: str | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    payments_webhook_secret: SecretStr | None = None
+    smtp_url: SecretStr | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    # How often the auto-detach sweep runs, in seconds (SPEC §1.3).
+    detach_sweep_seconds: int = Field(default=60, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("redis_url", "webhook_base_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")

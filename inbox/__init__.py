@@ -1,0 +1,1 @@
+"""The web inbox: JSON API, pages, live socket, auth (issue: Inbox)."""

@@ -1,0 +1,46 @@
+"""Who may do what (SPEC §1.2, §7): the role checks every rule shares, and account scoping of lookups."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from tortoise.models import Model
+
+from sales.errors import NotAllowed, NotFound
+from storage.models import Employee, Role
+
+M = TypeVar("M", bound=Model)
+
+STAFF_ROLES = (Role.OWNER, Role.ADMIN, Role.MANAGER)
+
+
+def is_admin(actor: Employee) -> bool:
+    return actor.role in (Role.OWNER, Role.ADMIN)
+
+
+def require_admin(actor: Employee) -> None:
+    if not actor.active or not is_admin(actor):
+        raise NotAllowed("only the owner or an admin may do this")
+
+
+def require_active(actor: Employee) -> None:
+    if not actor.active:
+        raise NotAllowed("this employee is deactivated")
+
+
+async def get_in_account(model: type[M], account_id: int, object_id: int, *, what: str) -> M:
+    """Fetch a row of this account; another account's id is simply not found."""
+    found = await model.get_or_none(id=object_id, account_id=account_id)
+    if found is None:
+        raise NotFound(f"{what} {object_id} not found", field=f"{what}_id")
+    return found
+
+
+async def active_staff(account_id: int, employee_id: int) -> Employee:
+    """An employee who may hold an order or a client: active, of this account."""
+    employee = await Employee.get_or_none(id=employee_id, account_id=account_id)
+    if employee is None:
+        raise NotFound(f"employee {employee_id} not found", field="employee_id")
+    if not employee.active:
+        raise NotAllowed("a deactivated employee cannot be assigned", field="employee_id")
+    return employee

@@ -1,0 +1,239 @@
+"""Accounts and their staff, widgets and offers: the setup every rule stands on."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from sales.access import get_in_account, require_admin
+from sales.clients import normalize_email
+from sales.errors import Conflict, Invalid, NotAllowed
+from storage.models import Account, Employee, Offer, Role, RotationState, Widget, WidgetExclusion
+
+_hasher = PasswordHasher()
+_WIDGET_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what a t.me deep link's start parameter allows
+MIN_PASSWORD = 8
+DEFAULT_WIDGET_CODE = "default"
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"a password has at least {MIN_PASSWORD} characters", field="password")
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _name(value: str, field: str) -> str:
+    value = value.strip()
+    if not value or len(value) > 200:
+        raise Invalid(f"{field} must be 1 to 200 characters", field=field)
+    return value
+
+
+def _rate(value: Decimal | str | float | int | None, field: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        rate = Decimal(str(value))
+    except InvalidOperation:
+        raise Invalid("a rate is a number between 0 and 1", field=field) from None
+    if not rate.is_finite() or rate < 0 or rate > 1:
+        raise Invalid("a rate is a number between 0 and 1", field=field)
+    return rate
+
+
+async def create_account(name: str, owner_email: str, owner_password: str, owner_name: str = "Owner") -> Account:
+    """A new tenant with its owner (there is always exactly one) and a default widget."""
+    async with in_transaction():
+        account = await Account.create(name=_name(name, "name"))
+        await Employee.create(
+            account_id=account.id,
+            email=normalize_email(owner_email),
+            name=_name(owner_name, "owner_name"),
+            password_hash=hash_password(owner_password),
+            role=Role.OWNER,
+        )
+        await _new_widget(account.id, DEFAULT_WIDGET_CODE, "Default", is_default=True)
+    return account
+
+
+async def add_employee(
+    actor: Employee,
+    *,
+    email: str,
+    name: str,
+    role: Role | str = Role.MANAGER,
+    password: str | None = None,
+    commission_rate: Decimal | str | None = None,
+    capacity: int | None = None,
+) -> Employee:
+    require_admin(actor)
+    try:
+        role = Role(role)
+    except ValueError:
+        raise Invalid("role is admin or manager", field="role") from None
+    if role == Role.OWNER:
+        raise NotAllowed("an account has exactly one owner", field="role")
+    if capacity is not None and capacity < 0:
+        raise Invalid("capacity cannot be negative", field="capacity")
+    try:
+        async with in_transaction():
+            return await Employee.create(
+                account_id=actor.account_id,
+                email=normalize_email(email),
+                name=_name(name, "name"),
+                role=role,
+                password_hash=hash_password(password) if password else None,
+                commission_rate=_rate(commission_rate, "commission_rate") or Decimal(0),
+                capacity=capacity,
+            )
+    except IntegrityError:
+        raise Conflict("an employee with this e-mail exists", field="email") from None
+
+
+async def update_employee(
+    actor: Employee,
+    employee_id: int,
+    *,
+    role: Role | str | None = None,
+    active: bool | None = None,
+    away: bool | None = None,
+    capacity: int | None | object = ...,
+    commission_rate: Decimal | str | None = None,
+) -> Employee:
+    """Owner/admin change staff; a manager may only mark himself away or back (SPEC §1.8)."""
+    employee = await get_in_account(Employee, actor.account_id, employee_id, what="employee")
+    only_away = role is None and active is None and capacity is ... and commission_rate is None
+    if not (only_away and actor.id == employee.id and actor.active):
+        require_admin(actor)
+    if role is not None:
+        try:
+            role = Role(role)
+        except ValueError:
+            raise Invalid("role is admin or manager", field="role") from None
+        if Role.OWNER in (role, employee.role) and role != employee.role:
+            raise NotAllowed("the owner's role cannot change", field="role")
+        employee.role = role
+    if active is not None:
+        if employee.role == Role.OWNER and not active:
+            raise NotAllowed("the owner cannot be deactivated", field="active")
+        employee.active = active
+    if away is not None:
+        employee.away = away
+    if capacity is not ...:
+        if capacity is not None and (not isinstance(capacity, int) or capacity < 0):
+            raise Invalid("capacity is a whole number of orders, or empty", field="capacity")
+        employee.capacity = capacity
+    if commission_rate is not None:
+        employee.commission_rate = _rate(commission_rate, "commission_rate")
+    await employee.save()
+    return employee
+
+
+async def _new_widget(account_id: int, code: str, name: str, *, is_default: bool = False) -> Widget:
+    if not _WIDGET_CODE.match(code):
+        raise Invalid("a widget code is 1 to 64 letters, digits, _ or -", field="code")
+    try:
+        async with in_transaction():
+            widget = await Widget.create(account_id=account_id, code=code, name=name, is_default=is_default)
+            await RotationState.create(widget_id=widget.id)
+    except IntegrityError:
+        raise Conflict("a widget with this code exists", field="code") from None
+    return widget
+
+
+async def add_widget(actor: Employee, *, code: str, name: str, notification_emails: Iterable[str] = ()) -> Widget:
+    require_admin(actor)
+    emails = [normalize_email(e) for e in notification_emails]
+    widget = await _new_widget(actor.account_id, code, _name(name, "name"))
+    if emails:
+        widget.notification_emails = emails
+        await widget.save(update_fields=["notification_emails"])
+    return widget
+
+
+async def set_widget_exclusions(actor: Employee, widget_id: int, employee_ids: Iterable[int]) -> list[int]:
+    """Replace the widget's exclusion list: these employees never get its orders by rotation or sticky."""
+    require_admin(actor)
+    wanted = set(employee_ids)
+    async with in_transaction():
+        widget = await get_in_account(Widget, actor.account_id, widget_id, what="widget")
+        found = set(
+            await Employee.filter(account_id=actor.account_id, id__in=wanted).values_list("id", flat=True)
+        )
+        if found != wanted:
+            raise Invalid(f"unknown employees {sorted(wanted - found)}", field="excluded_employee_ids")
+        await WidgetExclusion.filter(widget_id=widget.id).delete()
+        for employee_id in sorted(wanted):
+            await WidgetExclusion.create(widget_id=widget.id, employee_id=employee_id)
+    return sorted(wanted)
+
+
+async def set_notification_emails(actor: Employee, widget_id: int, emails: Iterable[str]) -> Widget:
+    require_admin(actor)
+    widget = await get_in_account(Widget, actor.account_id, widget_id, what="widget")
+    widget.notification_emails = [normalize_email(e) for e in emails]
+    await widget.save(update_fields=["notification_emails"])
+    return widget
+
+
+async def add_offer(
+    actor: Employee,
+    *,
+    title: str,
+    price: Decimal | str,
+    currency: str,
+    notify_on_failed_payment: bool = False,
+    commission_rate: Decimal | str | None = None,
+) -> Offer:
+    require_admin(actor)
+    try:
+        amount = Decimal(str(price))
+    except InvalidOperation:
+        raise Invalid("a price is a number", field="price") from None
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
+        raise Invalid("a price is a non-negative number below 10^10", field="price")
+    currency = currency.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise Invalid("a currency is a three-letter code", field="currency")
+    return await Offer.create(
+        account_id=actor.account_id,
+        title=_name(title, "title"),
+        price=amount.quantize(Decimal("0.01")),
+        currency=currency,
+        notify_on_failed_payment=notify_on_failed_payment,
+        commission_rate=_rate(commission_rate, "commission_rate"),
+    )
+
+
+async def set_notify_on_failed_payment(actor: Employee, offer_id: int, enabled: bool) -> Offer:
+    require_admin(actor)
+    offer = await get_in_account(Offer, actor.account_id, offer_id, what="offer")
+    offer.notify_on_failed_payment = enabled
+    await offer.save(update_fields=["notify_on_failed_payment"])
+    return offer
+
+
+async def set_detach_after(actor: Employee, seconds: int) -> Account:
+    """SPEC §1.3: how long an order manager may stay idle; 0 = never detach."""
+    require_admin(actor)
+    if seconds < 0 or seconds > 365 * 24 * 3600:
+        raise Invalid("detach_after is 0 (never) up to a year, in seconds", field="detach_after")
+    account = await Account.get(id=actor.account_id)
+    account.detach_after_seconds = seconds
+    await account.save(update_fields=["detach_after_seconds"])
+    return account

@@ -1,0 +1,151 @@
+"""Messages and dialog records (SPEC §3.1): who talked to which client, and since when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from sales.access import get_in_account, require_active
+from sales.assignment import note_actions_on_client
+from sales.clock import utcnow
+from sales.errors import Invalid
+from storage.models import Chat, Client, DialogRecord, Direction, Employee, Message, SenderKind
+
+# Telegram's own limit for one text message; longer input is refused, not cut.
+MAX_MESSAGE = 4096
+
+
+def _clean(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise Invalid("a message cannot be empty", field="text")
+    if len(text) > MAX_MESSAGE:
+        raise Invalid(f"a message is limited to {MAX_MESSAGE} characters", field="text")
+    return text
+
+
+async def chat_of(client: Client) -> Chat:
+    """The client's one chat, created with his first message. Callers hold a transaction."""
+    chat = await Chat.get_or_none(client_id=client.id)
+    if chat is None:
+        chat = await Chat.create(account_id=client.account_id, client_id=client.id)
+    return chat
+
+
+async def _locked_chat(client: Client) -> Chat:
+    # Creating the chat row, then locking it, serialises every writer of this conversation (PostgreSQL).
+    chat = await chat_of(client)
+    return await Chat.filter(id=chat.id).select_for_update().get()
+
+
+async def _append(
+    chat: Chat,
+    *,
+    direction: Direction,
+    sender_kind: SenderKind,
+    text: str,
+    at: datetime,
+    employee_id: int | None = None,
+    telegram_message_id: int | None = None,
+) -> Message:
+    message = await Message.create(
+        chat_id=chat.id,
+        direction=direction,
+        sender_kind=sender_kind,
+        employee_id=employee_id,
+        text=text,
+        telegram_message_id=telegram_message_id,
+        created_at=at,
+    )
+    if chat.last_message_at is None or chat.last_message_at < at:
+        await Chat.filter(id=chat.id).update(last_message_at=at)
+    return message
+
+
+async def record_inbound(
+    client: Client, text: str, *, telegram_message_id: int | None = None, now: datetime | None = None
+) -> Message:
+    """A message from the client into his chat."""
+    now = now or utcnow()
+    text = _clean(text)
+    async with in_transaction():
+        chat = await _locked_chat(client)
+        return await _append(
+            chat,
+            direction=Direction.INBOUND,
+            sender_kind=SenderKind.CLIENT,
+            text=text,
+            at=now,
+            telegram_message_id=telegram_message_id,
+        )
+
+
+async def record_bot_message(client: Client, text: str, *, now: datetime | None = None) -> Message:
+    """An outbound message of the bot itself: part of the history, nobody's dialog."""
+    now = now or utcnow()
+    text = _clean(text)
+    async with in_transaction():
+        chat = await _locked_chat(client)
+        return await _append(chat, direction=Direction.OUTBOUND, sender_kind=SenderKind.BOT, text=text, at=now)
+
+
+async def record_outbound(
+    actor: Employee,
+    client_id: int,
+    text: str,
+    *,
+    telegram_message_id: int | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """A message of an employee to a client (from the inbox or his Telegram).
+
+    It updates his dialog record for the chat and counts as an action on the client's orders he manages.
+    """
+    require_active(actor)
+    now = now or utcnow()
+    text = _clean(text)
+    async with in_transaction():
+        client = await get_in_account(Client, actor.account_id, client_id, what="client")
+        chat = await _locked_chat(client)
+        message = await _append(
+            chat,
+            direction=Direction.OUTBOUND,
+            sender_kind=SenderKind.EMPLOYEE,
+            text=text,
+            at=now,
+            employee_id=actor.id,
+            telegram_message_id=telegram_message_id,
+        )
+        # The chat lock makes this read-then-write safe: no other writer of this chat runs meanwhile.
+        record = await DialogRecord.get_or_none(employee_id=actor.id, chat_id=chat.id)
+        if record is None:
+            await DialogRecord.create(
+                account_id=actor.account_id,
+                employee_id=actor.id,
+                chat_id=chat.id,
+                first_at=now,
+                last_at=now,
+                message_count=1,
+            )
+        else:
+            await DialogRecord.filter(id=record.id).update(
+                first_at=min(record.first_at, now),
+                last_at=max(record.last_at, now),
+                message_count=F("message_count") + 1,
+            )
+        await note_actions_on_client(client.id, actor, now)
+    return message
+
+
+async def had_dialog_before(employee_id: int, client_id: int, moment: datetime) -> bool:
+    """SPEC's definition: the employee sent at least one message in the client's chat earlier than `moment`."""
+    return await DialogRecord.filter(employee_id=employee_id, chat__client_id=client_id, first_at__lt=moment).exists()
+
+
+async def history(actor: Employee, client_id: int, *, limit: int = 100) -> list[Message]:
+    require_active(actor)
+    client = await get_in_account(Client, actor.account_id, client_id, what="client")
+    messages = await Message.filter(chat__client_id=client.id).order_by("-created_at", "-id").limit(limit)
+    return list(reversed(messages))

@@ -1,0 +1,213 @@
+"""Orders: creation with auto-assignment, the manager's actions, the call list (SPEC §1.1, §1.3, §1.4, §2.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from sales import outbox
+from sales.access import get_in_account, is_admin, require_active
+from sales.assignment import OPEN_STATUSES, change_order_manager, choose_order_manager, note_manager_action
+from sales.clock import utcnow
+from sales.errors import Conflict, Invalid, NotAllowed
+from storage.models import (
+    CallLog,
+    CallOutcome,
+    Client,
+    Employee,
+    Offer,
+    Order,
+    OrderComment,
+    OrderStatus,
+    Widget,
+)
+
+MAX_TEXT = 10_000
+
+# Staff may move an unpaid order along these; paid and refunded come only from payments.
+_STAFF_STATUSES = {OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED}
+
+
+async def create_order(
+    account_id: int,
+    *,
+    client_id: int,
+    offer_id: int,
+    widget_id: int | None = None,
+    customer_info: str = "",
+    now: datetime | None = None,
+) -> Order:
+    """Create an order and give it an order manager at once, in the same transaction (SPEC §1.1, §1.7).
+
+    Without a widget the order comes through the account's default widget, so it still has a rotation.
+    """
+    now = now or utcnow()
+    client = await get_in_account(Client, account_id, client_id, what="client")
+    offer = await get_in_account(Offer, account_id, offer_id, what="offer")
+    if not offer.active:
+        raise Conflict("this offer is no longer sold", field="offer_id")
+    if widget_id is None:
+        widget = await Widget.get(account_id=account_id, is_default=True)
+    else:
+        widget = await get_in_account(Widget, account_id, widget_id, what="widget")
+    if len(customer_info) > MAX_TEXT:
+        raise Invalid(f"customer information is limited to {MAX_TEXT} characters", field="customer_info")
+
+    async with in_transaction():
+        order = await Order.create(
+            account_id=account_id,
+            client_id=client.id,
+            offer_id=offer.id,
+            widget_id=widget.id,
+            amount=offer.price,
+            currency=offer.currency,
+            customer_info=customer_info,
+            created_at=now,
+        )
+        manager_id, reason = await choose_order_manager(order)
+        await change_order_manager(order, manager_id, reason=reason, actor_id=None, now=now)
+        if widget.notification_emails:
+            await outbox.enqueue(
+                account_id=account_id,
+                kind=outbox.ORDER_CREATED_EMAIL,
+                dedupe_key=f"{outbox.ORDER_CREATED_EMAIL}:{order.id}",
+                payload={
+                    "order_id": order.id,
+                    "order_manager_id": manager_id,
+                    "to": list(widget.notification_emails),
+                },
+                now=now,
+            )
+    return order
+
+
+async def get_order(actor: Employee, order_id: int) -> Order:
+    """Opening or viewing an order is not an action (SPEC §1.3): this reads and changes nothing."""
+    require_active(actor)
+    return await get_in_account(Order, actor.account_id, order_id, what="order")
+
+
+def _require_may_work_on(actor: Employee, order: Order) -> None:
+    require_active(actor)
+    if not is_admin(actor) and order.order_manager_id != actor.id:
+        raise NotAllowed("only the order's manager, the owner or an admin may work on this order")
+
+
+async def record_call(
+    actor: Employee,
+    order_id: int,
+    outcome: CallOutcome | str,
+    *,
+    call_back_at: datetime | None = None,
+    comment: str = "",
+    now: datetime | None = None,
+) -> CallLog:
+    """Mark a call's outcome (SPEC §1.4); it is an action of the order manager."""
+    now = now or utcnow()
+    try:
+        outcome = CallOutcome(outcome)
+    except ValueError:
+        raise Invalid(f"unknown call outcome {outcome!r}", field="outcome") from None
+    if outcome == CallOutcome.CALL_BACK and call_back_at is None:
+        raise Invalid("a call-back needs a time", field="call_back_at")
+    if outcome != CallOutcome.CALL_BACK:
+        call_back_at = None
+    if len(comment) > MAX_TEXT:
+        raise Invalid(f"a comment is limited to {MAX_TEXT} characters", field="comment")
+    async with in_transaction():
+        order = await get_in_account(Order, actor.account_id, order_id, what="order")
+        _require_may_work_on(actor, order)
+        call = await CallLog.create(
+            order_id=order.id,
+            employee_id=actor.id,
+            outcome=outcome,
+            call_back_at=call_back_at,
+            comment=comment,
+            created_at=now,
+        )
+        await Order.filter(id=order.id).update(last_call_at=now, call_back_at=call_back_at)
+        await note_manager_action(order, actor, now)
+    return call
+
+
+async def add_comment(actor: Employee, order_id: int, text: str, *, now: datetime | None = None) -> OrderComment:
+    now = now or utcnow()
+    text = text.strip()
+    if not text:
+        raise Invalid("a comment cannot be empty", field="text")
+    if len(text) > MAX_TEXT:
+        raise Invalid(f"a comment is limited to {MAX_TEXT} characters", field="text")
+    async with in_transaction():
+        order = await get_in_account(Order, actor.account_id, order_id, what="order")
+        _require_may_work_on(actor, order)
+        comment = await OrderComment.create(order_id=order.id, employee_id=actor.id, text=text, created_at=now)
+        await note_manager_action(order, actor, now)
+    return comment
+
+
+async def set_status(
+    actor: Employee, order_id: int, status: OrderStatus | str, *, now: datetime | None = None
+) -> Order:
+    """A manual status change of an unpaid order; `paid` and `refunded` only ever come from a payment."""
+    now = now or utcnow()
+    try:
+        status = OrderStatus(status)
+    except ValueError:
+        raise Invalid(f"unknown status {status!r}", field="status") from None
+    if status not in _STAFF_STATUSES:
+        raise Invalid(f"staff cannot set an order {status}", field="status")
+    async with in_transaction():
+        order = await get_in_account(Order, actor.account_id, order_id, what="order")
+        order = await Order.filter(id=order.id).select_for_update().get()
+        _require_may_work_on(actor, order)
+        if order.status not in OPEN_STATUSES:
+            raise Conflict(f"a {order.status} order cannot change status by hand", field="status")
+        if order.status != status:
+            order.status = status
+            await order.save(update_fields=["status", "updated_at"])
+            await note_manager_action(order, actor, now)
+    return order
+
+
+async def mark_payment_link_sent(actor: Employee, order_id: int, *, now: datetime | None = None) -> Order:
+    """Sending a payment link is an action, and the order now awaits payment."""
+    now = now or utcnow()
+    async with in_transaction():
+        order = await get_in_account(Order, actor.account_id, order_id, what="order")
+        order = await Order.filter(id=order.id).select_for_update().get()
+        _require_may_work_on(actor, order)
+        if order.status == OrderStatus.NEW:
+            order.status = OrderStatus.AWAITING_PAYMENT
+            await order.save(update_fields=["status", "updated_at"])
+        await note_manager_action(order, actor, now)
+    return order
+
+
+@dataclass(frozen=True)
+class CallListEntry:
+    order: Order
+    overdue: bool
+
+
+async def call_list(actor: Employee, *, now: datetime | None = None) -> list[CallListEntry]:
+    """His unpaid orders to call: overdue call-backs first (by their time), then never called, then the rest."""
+    require_active(actor)
+    now = now or utcnow()
+    orders = await Order.filter(
+        account_id=actor.account_id, order_manager_id=actor.id, status__in=OPEN_STATUSES
+    ).order_by("created_at", "id")
+
+    def rank(order: Order) -> tuple:
+        if order.call_back_at is not None and order.call_back_at <= now:
+            return (0, order.call_back_at.timestamp(), order.id)
+        if order.last_call_at is None:
+            return (1, order.created_at.timestamp(), order.id)
+        upcoming = order.call_back_at or order.last_call_at
+        return (2, upcoming.timestamp(), order.id)
+
+    return [
+        CallListEntry(order=o, overdue=o.call_back_at is not None and o.call_back_at <= now)
+        for o in sorted(orders, key=rank)
+    ]

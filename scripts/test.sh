@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up everything and runs the whole test suite against real PostgreSQL, Redis and SQLite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/services.sh
+bash scripts/setup.sh
+set +e
+.venv/bin/python -m pytest "$@"
+status=$?
+set -e
+if [ "$status" = 5 ]; then
+  echo "pytest collected no tests: that is a failure here" >&2
+  exit 1
+fi
+exit "$status"

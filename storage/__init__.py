@@ -1,0 +1,1 @@
+"""The floor: Tortoise models, migrations, database and Redis lifecycle. Imports nothing above it."""

@@ -1,0 +1,72 @@
+"""Database lifecycle: one Tortoise context per process, migrations, and a reset for tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.connection import get_connection
+from tortoise.context import TortoiseContext
+from tortoise.migrations.api import migrate as _migrate_api
+from tortoise.migrations.autodetector import MigrationAutodetector
+
+MODELS_MODULE = "storage.models"
+MIGRATIONS_MODULE = "storage.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "migrations": MIGRATIONS_MODULE,
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# For Tortoise's own command line (`tortoise makemigrations`, see [tool.tortoise] in pyproject.toml).
+TORTOISE_ORM = tortoise_config("sqlite://closer.db")
+
+
+def dialect() -> str:
+    """'postgres' or 'sqlite': the few places that need a row lock or an advisory lock ask this."""
+    return get_connection("default").capabilities.dialect
+
+
+async def open_database(database_url: str) -> TortoiseContext:
+    """Connect this process to the database.
+
+    The context is the process-wide fallback because aiohttp runs startup, request handlers and background
+    workers in different tasks; each of them must see the same connections.
+    """
+    ctx = TortoiseContext()
+    # Current only while initialising: afterwards every task finds it through the global fallback.
+    with ctx:
+        await ctx.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    return ctx
+
+
+async def close_database(ctx: TortoiseContext) -> None:
+    await ctx.close_connections()
+
+
+async def migrate(database_url: str) -> None:
+    """Bring the schema to the latest migration (`closer migrate`)."""
+    async with TortoiseContext():
+        await _migrate_api(config=tortoise_config(database_url))
+        await Tortoise.close_connections()
+
+
+async def pending_model_changes(database_url: str) -> list[str]:
+    """Names of migrations `makemigrations` would write now: empty when models and migrations agree."""
+    config = tortoise_config(database_url)
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=config)
+        detector = MigrationAutodetector(ctx.apps, config["apps"])
+        writers = await detector.changes()
+        return [w.name for w in writers]

@@ -1,0 +1,515 @@
+"""Tortoise models for every word of SPEC's table, plus what the rules need to stay consistent.
+
+Every row carries its account (directly or through a parent that does) so that each query can be scoped by it.
+Indexes follow the queries the inbox and the rules run: tabs, order filters, important items per employee,
+the auto-detach sweep and the outbox.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MANAGER = "manager"
+
+
+class OrderStatus(StrEnum):
+    NEW = "new"
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class CallOutcome(StrEnum):
+    NO_ANSWER = "no_answer"
+    CALL_BACK = "call_back"
+    TALKED = "talked"
+    PROMISED_TO_PAY = "promised_to_pay"
+    REFUSED = "refused"
+
+
+class AssignmentReason(StrEnum):
+    STICKY = "sticky"
+    ROTATION = "rotation"
+    FALLBACK = "fallback"
+    MANUAL = "manual"
+    GROUP = "group"
+    TAKEN = "taken"
+    DETACHED = "detached"
+
+
+class AssignmentTarget(StrEnum):
+    ORDER = "order"
+    CLIENT = "client"
+
+
+class Direction(StrEnum):
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class SenderKind(StrEnum):
+    CLIENT = "client"
+    EMPLOYEE = "employee"
+    BOT = "bot"
+
+
+class PaymentResult(StrEnum):
+    PAID = "paid"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+class PaymentEffect(StrEnum):
+    # What applying a payment event did to its order (kept for admins and for the audit).
+    APPLIED = "applied"
+    IGNORED = "ignored"
+    UNMATCHED = "unmatched"
+
+
+class CommissionReason(StrEnum):
+    PAID = "paid"
+    REASSIGNED_FROM = "reassigned_from"
+    REASSIGNED_TO = "reassigned_to"
+    REFUNDED = "refunded"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    PARKED = "parked"
+
+
+class Account(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    # SPEC §1.3: 24 h by default, 0 = never detach.
+    detach_after_seconds = fields.IntField(default=24 * 3600)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "account"
+
+
+class Employee(Model):
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="employees", on_delete=fields.RESTRICT
+    )
+    email = fields.CharField(max_length=254)
+    name = fields.CharField(max_length=200)
+    password_hash = fields.CharField(max_length=255, null=True)
+    role = fields.CharEnumField(Role, max_length=16)
+    active = fields.BooleanField(default=True)
+    away = fields.BooleanField(default=False)
+    # Open unpaid orders he may hold before rotation prefers others (SPEC §1.8); null = no cap.
+    capacity = fields.IntField(null=True)
+    commission_rate = fields.DecimalField(max_digits=6, decimal_places=4, default=0)
+    language = fields.CharField(max_length=8, default="en")
+    telegram_user_id = fields.BigIntField(null=True)
+    telegram_chat_id = fields.BigIntField(null=True)
+    telegram_unreachable = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "employee"
+        unique_together = (("account", "email"),)
+        indexes = (Index(fields=("account_id", "role", "active"), name="employee_rotation_idx"),)
+
+
+class Widget(Model):
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="widgets", on_delete=fields.RESTRICT
+    )
+    code = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200)
+    notification_emails = fields.JSONField(default=list)
+    is_default = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "widget"
+        unique_together = (("account", "code"),)
+
+
+class WidgetExclusion(Model):
+    # An employee who never takes orders from this widget's rotation (nor sticky ones through it).
+    id = fields.IntField(primary_key=True)
+    widget: fields.ForeignKeyRelation[Widget] = fields.ForeignKeyField(
+        "models.Widget", related_name="exclusions", on_delete=fields.CASCADE
+    )
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="widget_exclusions", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "widget_exclusion"
+        unique_together = (("widget", "employee"),)
+
+
+class RotationState(Model):
+    # The rotation pointer of a widget: the last employee rotation picked. Its row is the lock of the rotation.
+    id = fields.IntField(primary_key=True)
+    widget: fields.OneToOneRelation[Widget] = fields.OneToOneField(
+        "models.Widget", related_name="rotation", on_delete=fields.CASCADE
+    )
+    last_employee_id = fields.IntField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "rotation_state"
+
+
+class Client(Model):
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="clients", on_delete=fields.RESTRICT
+    )
+    # Normalised: trimmed and lower-cased (SPEC: identity inside an account).
+    email = fields.CharField(max_length=254, null=True)
+    telegram_user_id = fields.BigIntField(null=True)
+    name = fields.CharField(max_length=200, default="")
+    phone = fields.CharField(max_length=40, default="")
+    notes = fields.TextField(default="")
+    language = fields.CharField(max_length=8, default="en")
+    personal_manager: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="personal_clients", null=True, on_delete=fields.SET_NULL
+    )
+    unreachable = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "client"
+        unique_together = (("account", "email"), ("account", "telegram_user_id"))
+        indexes = (Index(fields=("account_id", "personal_manager_id"), name="client_personal_manager_idx"),)
+
+
+class Chat(Model):
+    # The one conversation between the account and a client.
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="chats", on_delete=fields.RESTRICT
+    )
+    client: fields.OneToOneRelation[Client] = fields.OneToOneField(
+        "models.Client", related_name="chat", on_delete=fields.CASCADE
+    )
+    last_message_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "chat"
+        indexes = (Index(fields=("account_id", "last_message_at"), name="chat_recent_idx"),)
+
+
+class Message(Model):
+    id = fields.BigIntField(primary_key=True)
+    chat: fields.ForeignKeyRelation[Chat] = fields.ForeignKeyField(
+        "models.Chat", related_name="messages", on_delete=fields.CASCADE
+    )
+    direction = fields.CharEnumField(Direction, max_length=4)
+    sender_kind = fields.CharEnumField(SenderKind, max_length=10)
+    employee: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="messages", null=True, on_delete=fields.RESTRICT
+    )
+    text = fields.TextField()
+    # Where the message came from or went to in Telegram, for replies and de-duplication.
+    telegram_message_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "message"
+        indexes = (Index(fields=("chat_id", "created_at"), name="message_history_idx"),)
+
+
+class DialogRecord(Model):
+    # Per (employee, chat): when he first and last wrote to the client, and how many messages (SPEC §3.1).
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="dialog_records", on_delete=fields.RESTRICT
+    )
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="dialog_records", on_delete=fields.RESTRICT
+    )
+    chat: fields.ForeignKeyRelation[Chat] = fields.ForeignKeyField(
+        "models.Chat", related_name="dialog_records", on_delete=fields.CASCADE
+    )
+    first_at = fields.DatetimeField()
+    last_at = fields.DatetimeField()
+    message_count = fields.IntField(default=0)
+
+    class Meta:
+        table = "dialog_record"
+        unique_together = (("employee", "chat"),)
+        indexes = (Index(fields=("chat_id", "first_at"), name="dialog_chat_first_idx"),)
+
+
+class Offer(Model):
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="offers", on_delete=fields.RESTRICT
+    )
+    title = fields.CharField(max_length=200)
+    price = fields.DecimalField(max_digits=12, decimal_places=2)
+    currency = fields.CharField(max_length=3)
+    notify_on_failed_payment = fields.BooleanField(default=False)
+    # When set, it wins over the manager's own rate (SPEC §1.5).
+    commission_rate = fields.DecimalField(max_digits=6, decimal_places=4, null=True)
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "offer"
+
+
+class Order(Model):
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="orders", on_delete=fields.RESTRICT
+    )
+    client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
+        "models.Client", related_name="orders", on_delete=fields.RESTRICT
+    )
+    offer: fields.ForeignKeyRelation[Offer] = fields.ForeignKeyField(
+        "models.Offer", related_name="orders", on_delete=fields.RESTRICT
+    )
+    widget: fields.ForeignKeyRelation[Widget] = fields.ForeignKeyField(
+        "models.Widget", related_name="orders", on_delete=fields.RESTRICT
+    )
+    status = fields.CharEnumField(OrderStatus, max_length=20, default=OrderStatus.NEW)
+    amount = fields.DecimalField(max_digits=12, decimal_places=2)
+    currency = fields.CharField(max_length=3)
+    order_manager: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="managed_orders", null=True, on_delete=fields.RESTRICT
+    )
+    assigned_at = fields.DatetimeField(null=True)
+    # The current order manager's last action (SPEC §1.3); cleared whenever the manager changes.
+    last_action_at = fields.DatetimeField(null=True)
+    customer_info = fields.TextField(default="")
+    failure_reason = fields.CharField(max_length=200, null=True)
+    failed_at = fields.DatetimeField(null=True)
+    paid_at = fields.DatetimeField(null=True)
+    paid_amount = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
+    # The call list (SPEC §1.4): when it was last called and when to call back.
+    last_call_at = fields.DatetimeField(null=True)
+    call_back_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "orders"
+        indexes = (
+            Index(fields=("account_id", "status", "created_at"), name="order_status_idx"),
+            Index(fields=("account_id", "order_manager_id", "status"), name="order_manager_idx"),
+            Index(fields=("client_id", "created_at"), name="order_client_idx"),
+            Index(fields=("account_id", "created_at"), name="order_created_idx"),
+            Index(fields=("status", "assigned_at"), name="order_detach_idx"),
+        )
+
+
+class CallLog(Model):
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="calls", on_delete=fields.CASCADE
+    )
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="calls", on_delete=fields.RESTRICT
+    )
+    outcome = fields.CharEnumField(CallOutcome, max_length=20)
+    call_back_at = fields.DatetimeField(null=True)
+    comment = fields.TextField(default="")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "call_log"
+        indexes = (Index(fields=("order_id", "created_at"), name="call_log_order_idx"),)
+
+
+class OrderComment(Model):
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="comments", on_delete=fields.CASCADE
+    )
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="order_comments", on_delete=fields.RESTRICT
+    )
+    text = fields.TextField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "order_comment"
+
+
+class PaymentEvent(Model):
+    # One provider event, stored once by its provider event id (SPEC §5.2).
+    id = fields.IntField(primary_key=True)
+    provider = fields.CharField(max_length=32)
+    event_id = fields.CharField(max_length=255)
+    account: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="payment_events", null=True, on_delete=fields.RESTRICT
+    )
+    order: fields.ForeignKeyNullableRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="payment_events", null=True, on_delete=fields.RESTRICT
+    )
+    # The order reference as the provider sent it, kept when it matches no order.
+    order_ref = fields.CharField(max_length=255, default="")
+    result = fields.CharEnumField(PaymentResult, max_length=16)
+    effect = fields.CharEnumField(PaymentEffect, max_length=16)
+    amount = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
+    currency = fields.CharField(max_length=3, null=True)
+    reason = fields.CharField(max_length=200, null=True)
+    occurred_at = fields.DatetimeField()
+    received_at = fields.DatetimeField()
+    payload = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "payment_event"
+        unique_together = (("provider", "event_id"),)
+        indexes = (Index(fields=("order_id", "occurred_at"), name="payment_event_order_idx"),)
+
+
+class ImportantItem(Model):
+    # A row of an employee's Important tab: this chat needs you because a payment failed (SPEC §3.3–3.6).
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="important_items", on_delete=fields.RESTRICT
+    )
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="important_items", on_delete=fields.RESTRICT
+    )
+    chat: fields.ForeignKeyRelation[Chat] = fields.ForeignKeyField(
+        "models.Chat", related_name="important_items", on_delete=fields.CASCADE
+    )
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="important_items", on_delete=fields.CASCADE
+    )
+    offer: fields.ForeignKeyRelation[Offer] = fields.ForeignKeyField(
+        "models.Offer", related_name="important_items", on_delete=fields.RESTRICT
+    )
+    payment_event: fields.ForeignKeyRelation[PaymentEvent] = fields.ForeignKeyField(
+        "models.PaymentEvent", related_name="important_items", on_delete=fields.RESTRICT
+    )
+    failed_at = fields.DatetimeField()
+    reason = fields.CharField(max_length=200, null=True)
+    seen_at = fields.DatetimeField(null=True)
+    taken_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="taken_important_items", null=True, on_delete=fields.RESTRICT
+    )
+    taken_at = fields.DatetimeField(null=True)
+    resolved_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "important_item"
+        unique_together = (("employee", "payment_event"),)
+        indexes = (
+            Index(fields=("employee_id", "resolved_at", "failed_at"), name="important_tab_idx"),
+            Index(fields=("order_id", "resolved_at"), name="important_order_idx"),
+        )
+
+
+class CommissionEntry(Model):
+    # A signed line of the commission ledger; a manager's commission is the sum of his lines (SPEC §1.5).
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="commission_entries", on_delete=fields.RESTRICT
+    )
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="commission_entries", on_delete=fields.RESTRICT
+    )
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="commission_entries", on_delete=fields.RESTRICT
+    )
+    amount = fields.DecimalField(max_digits=14, decimal_places=4)
+    rate = fields.DecimalField(max_digits=6, decimal_places=4)
+    reason = fields.CharEnumField(CommissionReason, max_length=20)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "commission_entry"
+        indexes = (
+            Index(fields=("account_id", "created_at"), name="commission_period_idx"),
+            Index(fields=("order_id", "employee_id"), name="commission_order_idx"),
+        )
+
+
+class AssignmentLog(Model):
+    # The audit of every change of order manager or personal manager (SPEC §1.6).
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="assignment_logs", on_delete=fields.RESTRICT
+    )
+    target = fields.CharEnumField(AssignmentTarget, max_length=10)
+    order: fields.ForeignKeyNullableRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="assignment_logs", null=True, on_delete=fields.CASCADE
+    )
+    client: fields.ForeignKeyNullableRelation[Client] = fields.ForeignKeyField(
+        "models.Client", related_name="assignment_logs", null=True, on_delete=fields.CASCADE
+    )
+    from_employee: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    to_employee: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    reason = fields.CharEnumField(AssignmentReason, max_length=16)
+    actor: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "assignment_log"
+        indexes = (
+            Index(fields=("order_id", "created_at"), name="assignment_log_order_idx"),
+            Index(fields=("client_id", "created_at"), name="assignment_log_client_idx"),
+        )
+
+
+class Outbox(Model):
+    # A side effect written in the same transaction as its cause; the delivery worker sends it (SPEC §5.2).
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="outbox", on_delete=fields.RESTRICT
+    )
+    kind = fields.CharField(max_length=40)
+    employee: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="outbox", null=True, on_delete=fields.RESTRICT
+    )
+    client: fields.ForeignKeyNullableRelation[Client] = fields.ForeignKeyField(
+        "models.Client", related_name="outbox", null=True, on_delete=fields.RESTRICT
+    )
+    payload = fields.JSONField(default=dict)
+    # Makes writing the same effect twice impossible, e.g. a redelivered event or a retried job.
+    dedupe_key = fields.CharField(max_length=200, unique=True)
+    status = fields.CharEnumField(OutboxStatus, max_length=10, default=OutboxStatus.PENDING)
+    attempts = fields.IntField(default=0)
+    available_at = fields.DatetimeField()
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox"
+        indexes = (Index(fields=("status", "available_at"), name="outbox_due_idx"),)
+
+
+class JobRun(Model):
+    # One row per scheduled job and tick: whoever inserts it runs that tick (the database-only guard).
+    id = fields.IntField(primary_key=True)
+    job = fields.CharField(max_length=64)
+    tick = fields.BigIntField()
+    started_at = fields.DatetimeField()
+
+    class Meta:
+        table = "job_run"
+        unique_together = (("job", "tick"),)
