@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as _migrate_api
@@ -44,6 +45,9 @@ async def open_database(database_url: str) -> TortoiseContext:
     The context is the process-wide fallback because aiohttp runs startup, request handlers and background
     workers in different tasks; each of them must see the same connections.
     """
+    # Tortoise caches compiled INSERT/UPDATE statements per connection *name*, not per dialect; a process that
+    # reconnects to another backend (the test suite does) must not reuse SQLite's statements on PostgreSQL.
+    EXECUTOR_CACHE.clear()
     ctx = TortoiseContext()
     # Current only while initialising: afterwards every task finds it through the global fallback.
     with ctx:
