@@ -52,8 +52,8 @@ async def log_personal_manager_change(
 
 
 async def order_history(order_id: int) -> list[AssignmentLog]:
-    return await AssignmentLog.filter(order_id=order_id).order_by("created_at", "id")
+    return await AssignmentLog.filter(order_id=order_id).order_by("id")
 
 
 async def client_history(client_id: int) -> list[AssignmentLog]:
-    return await AssignmentLog.filter(client_id=client_id).order_by("created_at", "id")
+    return await AssignmentLog.filter(client_id=client_id).order_by("id")
