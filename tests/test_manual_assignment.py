@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sales import accounts
@@ -9,7 +11,7 @@ from sales.assignment import assign_order, assign_orders, take_order
 from sales.audit import order_history
 from sales.errors import Invalid, NotAllowed, NotFound
 from sales.orders import create_order
-from storage.models import AssignmentReason, Order, Outbox, Role
+from storage.models import AssignmentLog, AssignmentReason, Order, Outbox, Role
 from tests.factories import at, make_shop, new_client, reload
 
 
@@ -168,3 +170,15 @@ async def test_manager_roles_cannot_be_turned_into_owner(db):
     shop = await make_shop(managers=1)
     with pytest.raises(NotAllowed):
         await accounts.update_employee(shop.owner, shop.managers[0].id, role=Role.OWNER)
+
+
+async def test_two_managers_taking_at_once_one_wins(db):
+    shop = await make_shop(managers=2)
+    order = await _unassigned(shop)
+    results = await asyncio.gather(
+        *(take_order(m, order.id) for m in shop.managers), return_exceptions=True
+    )
+    winners = [r for r in results if not isinstance(r, Exception)]
+    assert len(winners) == 1
+    assert all(isinstance(r, NotAllowed) for r in results if isinstance(r, Exception))
+    assert await AssignmentLog.filter(order_id=order.id, reason=AssignmentReason.TAKEN).count() == 1

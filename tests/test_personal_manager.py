@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sales import accounts
@@ -140,3 +142,12 @@ async def test_contact_card_notes_are_kept_and_limited(db):
     assert (await reload(client)).notes == "Prefers calls after 18:00 <b>not bold</b>"
     with pytest.raises(Invalid):
         await update_notes(shop.managers[0], client.id, "x" * 10_001)
+
+
+async def test_the_same_new_client_created_twice_at_once_is_one_client(db):
+    shop = await make_shop(managers=0)
+    created = await asyncio.gather(
+        *(find_or_create_client(shop.account.id, email="Race@Example.com") for _ in range(5))
+    )
+    assert len({c.id for c in created}) == 1
+    assert await Client.filter(account_id=shop.account.id).count() == 1
