@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from aiohttp import web
-from redis.asyncio import Redis
-from tortoise.context import TortoiseContext
 
+from bot.runtime import telegram_ctx
+from bot.webhook import telegram_webhook
 from closer.config import Settings
+from closer.keys import CLOCK, DATABASE, REDIS, SETTINGS
 from jobs.guard import DatabaseTickGuard, RedisTickGuard, TickGuard
 from jobs.scheduler import build_scheduler
 from sales.clock import utcnow
@@ -20,10 +21,6 @@ from storage.redis import close_redis, open_redis
 
 log = logging.getLogger(__name__)
 
-SETTINGS = web.AppKey("settings", Settings)
-DATABASE = web.AppKey("database", TortoiseContext)
-REDIS = web.AppKey("redis", Redis)
-CLOCK = web.AppKey("clock", Callable[[], datetime])
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -70,13 +67,17 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow, scheduler: bool = True) -> web.Application:
+def create_app(
+    settings: Settings, *, clock: Callable[[], datetime] = utcnow, scheduler: bool = True
+) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(telegram_ctx)
     if scheduler:
         app.cleanup_ctx.append(_scheduler)
     app.router.add_get("/healthz", healthz)
+    app.router.add_post("/webhooks/telegram/{bot_id}", telegram_webhook)
     return app

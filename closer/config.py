@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     payments_webhook_secret: SecretStr | None = None
     smtp_url: SecretStr | None = None
+    # Telegram Payments' provider token for invoices (empty works for Telegram Stars and for the emulator).
+    telegram_provider_token: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
 

@@ -12,8 +12,21 @@ from sales import outbox
 from sales.access import active_staff, get_in_account, is_admin, require_active
 from sales.audit import log_personal_manager_change
 from sales.clock import utcnow
-from sales.errors import Invalid, NotAllowed
-from storage.models import AssignmentReason, Client, Employee, Order
+from sales.errors import Conflict, Invalid, NotAllowed
+from storage.models import (
+    AssignmentLog,
+    AssignmentReason,
+    Chat,
+    Client,
+    DialogRecord,
+    Employee,
+    ImportantItem,
+    Message,
+    Order,
+    Outbox,
+    StaffRelay,
+    Widget,
+)
 
 # Deliberately modest: a real address has one @, a dot in the domain, and no spaces.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -135,3 +148,132 @@ async def orders_of_personal_manager(account_id: int, employee_id: int) -> list[
         "-created_at", "-id"
     )
 
+
+
+SUPPORTED_LANGUAGES = ("en", "es", "ru", "uk")
+
+
+def pick_language(code: str | None) -> str:
+    """Telegram's language_code (e.g. 'uk', 'es-MX') narrowed to the four closer speaks; English otherwise."""
+    base = (code or "").split("-")[0].lower()
+    return base if base in SUPPORTED_LANGUAGES else "en"
+
+
+async def client_from_telegram(
+    account_id: int,
+    telegram_user_id: int,
+    *,
+    name: str = "",
+    language_code: str | None = None,
+    widget_code: str | None = None,
+) -> tuple[Client, bool]:
+    """The client behind a Telegram user of this account's bot, created on first contact. Returns (client, new).
+
+    A deep link's widget code is remembered once: the widget he first came through keeps his bot orders.
+    """
+    widget = None
+    if widget_code:
+        widget = await Widget.get_or_none(account_id=account_id, code=widget_code)
+    client = await Client.get_or_none(account_id=account_id, telegram_user_id=telegram_user_id)
+    if client is not None:
+        changed = []
+        if client.unreachable:
+            client.unreachable = False  # he wrote again, so he unblocked the bot
+            changed.append("unreachable")
+        if widget is not None and client.widget_id is None:
+            client.widget_id = widget.id
+            changed.append("widget_id")
+        if changed:
+            await client.save(update_fields=changed)
+        return client, False
+    try:
+        async with in_transaction():
+            client = await Client.create(
+                account_id=account_id,
+                telegram_user_id=telegram_user_id,
+                name=name.strip()[:200],
+                language=pick_language(language_code),
+                widget_id=widget.id if widget else None,
+            )
+            return client, True
+    except IntegrityError:
+        return await Client.get(account_id=account_id, telegram_user_id=telegram_user_id), False
+
+
+async def set_language(client: Client, language: str) -> Client:
+    if language not in SUPPORTED_LANGUAGES:
+        raise Invalid(f"language is one of {', '.join(SUPPORTED_LANGUAGES)}", field="language")
+    client.language = language
+    await Client.filter(id=client.id).update(language=language)
+    return client
+
+
+async def skip_email(client: Client) -> Client:
+    client.email_asked = True
+    await Client.filter(id=client.id).update(email_asked=True)
+    return client
+
+
+async def set_client_email(client: Client, raw_email: str) -> Client:
+    """The client tells his e-mail. If the account already knows that e-mail (say, from an order on the web),
+    that client is the same person: the Telegram identity and its history join him, so his personal manager
+    and earlier orders follow (SPEC §2.2). Returns the client to use from now on."""
+    email = normalize_email(raw_email)
+    async with in_transaction():
+        me = await Client.filter(id=client.id).select_for_update().get()
+        if me.email == email:
+            return me
+        known = await Client.filter(account_id=me.account_id, email=email).select_for_update().first()
+        if known is None:
+            me.email = email
+            me.email_asked = True
+            await me.save(update_fields=["email", "email_asked"])
+            return me
+        if known.telegram_user_id is not None and known.telegram_user_id != me.telegram_user_id:
+            raise Conflict("this e-mail belongs to another Telegram user", field="email")
+        if me.email is not None:
+            raise Conflict("this e-mail belongs to another client", field="email")
+        return await _merge(source=me, target=known)
+
+
+async def _merge(*, source: Client, target: Client) -> Client:
+    await Order.filter(client_id=source.id).update(client_id=target.id)
+    await StaffRelay.filter(client_id=source.id).update(client_id=target.id)
+    await Outbox.filter(client_id=source.id).update(client_id=target.id)
+    await AssignmentLog.filter(client_id=source.id).update(client_id=target.id)
+    source_chat = await Chat.get_or_none(client_id=source.id)
+    target_chat = await Chat.get_or_none(client_id=target.id)
+    if source_chat is not None and target_chat is None:
+        await Chat.filter(id=source_chat.id).update(client_id=target.id)
+    elif source_chat is not None and target_chat is not None:
+        await Message.filter(chat_id=source_chat.id).update(chat_id=target_chat.id)
+        await ImportantItem.filter(chat_id=source_chat.id).update(chat_id=target_chat.id)
+        for record in await DialogRecord.filter(chat_id=source_chat.id):
+            twin = await DialogRecord.get_or_none(chat_id=target_chat.id, employee_id=record.employee_id)
+            if twin is None:
+                await DialogRecord.filter(id=record.id).update(chat_id=target_chat.id)
+            else:
+                await DialogRecord.filter(id=twin.id).update(
+                    first_at=min(twin.first_at, record.first_at),
+                    last_at=max(twin.last_at, record.last_at),
+                    message_count=twin.message_count + record.message_count,
+                )
+                await record.delete()
+        last = max(filter(None, (source_chat.last_message_at, target_chat.last_message_at)), default=None)
+        await Chat.filter(id=target_chat.id).update(last_message_at=last)
+        await source_chat.delete()
+    telegram_user_id = source.telegram_user_id
+    await Client.filter(id=source.id).delete()
+    target.telegram_user_id = telegram_user_id
+    target.email_asked = True
+    target.unreachable = False
+    target.language = source.language
+    target.widget_id = target.widget_id or source.widget_id
+    target.personal_manager_id = target.personal_manager_id or source.personal_manager_id
+    target.name = target.name or source.name
+    await target.save(
+        update_fields=[
+            "telegram_user_id", "email_asked", "unreachable", "language", "widget_id", "personal_manager_id", "name"
+        ]
+    )
+    return target

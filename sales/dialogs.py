@@ -8,10 +8,11 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from sales.access import get_in_account, require_active
-from sales.assignment import note_actions_on_client
+from sales import outbox
+from sales.assignment import OPEN_STATUSES, note_actions_on_client
 from sales.clock import utcnow
 from sales.errors import Invalid
-from storage.models import Chat, Client, DialogRecord, Direction, Employee, Message, SenderKind
+from storage.models import Chat, Client, DialogRecord, Direction, Employee, Message, Order, SenderKind
 
 # Telegram's own limit for one text message; longer input is refused, not cut.
 MAX_MESSAGE = 4096
@@ -72,7 +73,7 @@ async def record_inbound(
     text = _clean(text)
     async with in_transaction():
         chat = await _locked_chat(client)
-        return await _append(
+        message = await _append(
             chat,
             direction=Direction.INBOUND,
             sender_kind=SenderKind.CLIENT,
@@ -80,6 +81,31 @@ async def record_inbound(
             at=now,
             telegram_message_id=telegram_message_id,
         )
+        for employee_id in await managers_of(client):
+            await outbox.enqueue(
+                account_id=client.account_id,
+                kind=outbox.MESSAGE_TO_STAFF,
+                dedupe_key=f"{outbox.MESSAGE_TO_STAFF}:{message.id}:{employee_id}",
+                employee_id=employee_id,
+                client_id=client.id,
+                payload={"message_id": message.id},
+                now=now,
+            )
+        return message
+
+
+async def managers_of(client: Client) -> list[int]:
+    """Who a client's message goes to (SPEC §4.1): his personal manager and the managers of his open orders."""
+    ids = set(
+        await Order.filter(
+            client_id=client.id, status__in=OPEN_STATUSES, order_manager_id__isnull=False
+        ).values_list("order_manager_id", flat=True)
+    )
+    if client.personal_manager_id is not None:
+        ids.add(client.personal_manager_id)
+    if not ids:
+        return []
+    return sorted(await Employee.filter(id__in=ids, active=True).values_list("id", flat=True))
 
 
 async def record_bot_message(client: Client, text: str, *, now: datetime | None = None) -> Message:
@@ -136,6 +162,15 @@ async def record_outbound(
                 message_count=F("message_count") + 1,
             )
         await note_actions_on_client(client.id, actor, now)
+        if client.telegram_user_id is not None:
+            await outbox.enqueue(
+                account_id=actor.account_id,
+                kind=outbox.MESSAGE_TO_CLIENT,
+                dedupe_key=f"{outbox.MESSAGE_TO_CLIENT}:{message.id}",
+                client_id=client.id,
+                payload={"message_id": message.id},
+                now=now,
+            )
     return message
 
 

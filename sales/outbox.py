@@ -16,6 +16,8 @@ PERSONAL_MANAGER_SET = "client.personal_manager"
 IMPORTANT_CREATED = "important.created"
 IMPORTANT_TAKEN = "important.taken"
 IMPORTANT_RESOLVED = "important.resolved"
+MESSAGE_TO_STAFF = "message.to_staff"
+MESSAGE_TO_CLIENT = "message.to_client"
 
 
 async def enqueue(

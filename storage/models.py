@@ -86,6 +86,9 @@ class CommissionReason(StrEnum):
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
+    # Nothing to deliver it to (say, the employee never linked Telegram): done, on purpose.
+    SKIPPED = "skipped"
+    # Failed too often, or the recipient blocked the bot: kept for an admin to see.
     PARKED = "parked"
 
 
@@ -94,6 +97,11 @@ class Account(Model):
     name = fields.CharField(max_length=200)
     # SPEC §1.3: 24 h by default, 0 = never detach.
     detach_after_seconds = fields.IntField(default=24 * 3600)
+    # The account's own Telegram bot (SPEC §9): one deployment serves several accounts, each with its bot.
+    bot_token = fields.CharField(max_length=100, null=True, unique=True)
+    bot_username = fields.CharField(max_length=64, null=True)
+    # Telegram sends it back in X-Telegram-Bot-Api-Secret-Token on every webhook call.
+    webhook_secret = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -122,7 +130,7 @@ class Employee(Model):
 
     class Meta:
         table = "employee"
-        unique_together = (("account", "email"),)
+        unique_together = (("account", "email"), ("account", "telegram_user_id"))
         indexes = (Index(fields=("account_id", "role", "active"), name="employee_rotation_idx"),)
 
 
@@ -185,6 +193,13 @@ class Client(Model):
     personal_manager: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
         "models.Employee", related_name="personal_clients", null=True, on_delete=fields.SET_NULL
     )
+    # The widget he first came through (a bot deep link's code); his bot orders go through its rotation.
+    widget: fields.ForeignKeyNullableRelation[Widget] = fields.ForeignKeyField(
+        "models.Widget", related_name="clients", null=True, on_delete=fields.SET_NULL
+    )
+    # The bot asks for the e-mail once (SPEC §4.1); skipping counts as asked.
+    email_asked = fields.BooleanField(default=False, db_default=False)
+    # He blocked the bot: nothing is sent to him until he writes again.
     unreachable = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -406,6 +421,8 @@ class ImportantItem(Model):
     )
     taken_at = fields.DatetimeField(null=True)
     resolved_at = fields.DatetimeField(null=True)
+    # The Telegram alert it was delivered as, so taking it can edit that message for everyone.
+    telegram_message_id = fields.BigIntField(null=True)
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -513,3 +530,53 @@ class JobRun(Model):
     class Meta:
         table = "job_run"
         unique_together = (("job", "tick"),)
+
+
+class TelegramInvite(Model):
+    # A one-time deep link that ties an employee to his Telegram account (SPEC §4.2).
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="telegram_invites", on_delete=fields.RESTRICT
+    )
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="telegram_invites", on_delete=fields.CASCADE
+    )
+    token = fields.CharField(max_length=64, unique=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "telegram_invite"
+
+
+class TelegramUpdate(Model):
+    # Telegram resends an update until it gets a 2xx; this row makes the second delivery a no-op.
+    id = fields.BigIntField(primary_key=True)
+    bot_id = fields.BigIntField()
+    update_id = fields.BigIntField()
+    received_at = fields.DatetimeField()
+
+    class Meta:
+        table = "telegram_update"
+        unique_together = (("bot_id", "update_id"),)
+
+
+class StaffRelay(Model):
+    # A client's message as forwarded into an employee's Telegram: his reply to it goes back to that client.
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="staff_relays", on_delete=fields.RESTRICT
+    )
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="staff_relays", on_delete=fields.CASCADE
+    )
+    telegram_message_id = fields.BigIntField()
+    client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
+        "models.Client", related_name="staff_relays", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "staff_relay"
+        unique_together = (("employee", "telegram_message_id"),)

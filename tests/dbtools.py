@@ -24,12 +24,18 @@ from storage.models import (
     Outbox,
     PaymentEvent,
     RotationState,
+    StaffRelay,
+    TelegramInvite,
+    TelegramUpdate,
     Widget,
     WidgetExclusion,
 )
 
 # Children before parents, so plain deletes never trip a foreign key.
 _ALL = (
+    StaffRelay,
+    TelegramInvite,
+    TelegramUpdate,
     Outbox,
     ImportantItem,
     CommissionEntry,

@@ -1,0 +1,81 @@
+"""Outer middlewares: de-duplicate updates, then say who is talking (account, employee or client) and in which
+language, so handlers receive them as parameters."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.types import TelegramObject, Update, User
+from aiogram.utils.i18n import I18n
+from tortoise.exceptions import IntegrityError
+
+from bot.registry import BotRegistry
+from sales.clients import client_from_telegram, pick_language
+from sales.clock import utcnow
+from storage.models import Client, Employee, TelegramUpdate
+
+log = logging.getLogger(__name__)
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class UpdateOnceMiddleware(BaseMiddleware):
+    """Telegram resends an update until it is acknowledged: the second delivery is skipped.
+
+    The claim is released when handling fails, so the resend is processed (the webhook then answers 5xx).
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        bot: Bot = data["bot"]
+        try:
+            claim = await TelegramUpdate.create(bot_id=bot.id, update_id=event.update_id, received_at=utcnow())
+        except IntegrityError:
+            log.info("duplicate update skipped", extra={"bot_id": bot.id, "update_id": event.update_id})
+            return None
+        try:
+            return await handler(event, data)
+        except BaseException:
+            await claim.delete()
+            raise
+
+
+class IdentityMiddleware(BaseMiddleware):
+    """Resolves the account from the bot, then the sender: a linked employee, or a known client, and the language."""
+
+    def __init__(self, registry: BotRegistry, i18n: I18n) -> None:
+        self.registry = registry
+        self.i18n = i18n
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        bot: Bot = data["bot"]
+        account_id = self.registry.account_of(bot.id)
+        if user is None or account_id is None or user.is_bot:
+            return None
+        employee = await Employee.get_or_none(account_id=account_id, telegram_user_id=user.id, active=True)
+        client = None
+        if employee is None:
+            client = await Client.get_or_none(account_id=account_id, telegram_user_id=user.id)
+        locale = employee.language if employee else client.language if client else user.language_code
+        data.update(account_id=account_id, employee=employee, client=client)
+        with self.i18n.context(), self.i18n.use_locale(pick_language(locale)):
+            data["i18n"] = self.i18n
+            return await handler(event, data)
+
+
+class ClientMiddleware(BaseMiddleware):
+    """On the customer router only: a Telegram user who is not staff is a client, created at first contact."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if data.get("client") is None:
+            user: User = data["event_from_user"]
+            data["client"], _ = await client_from_telegram(
+                data["account_id"], user.id, name=user.full_name, language_code=user.language_code
+            )
+        elif data["client"].unreachable:
+            # He writes again, so he has unblocked the bot.
+            data["client"], _ = await client_from_telegram(data["account_id"], data["client"].telegram_user_id)
+        return await handler(event, data)

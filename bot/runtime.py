@@ -1,0 +1,68 @@
+"""The Telegram side's life inside the app: bots, dispatcher, delivery worker, and webhook or polling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.dispatcher import build_dispatcher
+from bot.i18n import make_i18n
+from bot.registry import connect_default_bot, load_registry
+from bot.sender import RateLimiter
+from bot.session import make_session
+from closer.keys import BOTS, CLOCK, DELIVERY, DISPATCHER, REDIS, SETTINGS
+from delivery.telegram import TelegramChannel
+from delivery.worker import DeliveryWorker
+
+log = logging.getLogger(__name__)
+
+
+async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.bot_token is not None:
+        await connect_default_bot(settings.bot_token.get_secret_value())
+    session = make_session(settings.telegram_api_url)
+    registry = await load_registry(session)
+    i18n = make_i18n()
+    dispatcher = build_dispatcher(settings, registry, i18n, app.get(REDIS))
+    worker = DeliveryWorker(
+        [TelegramChannel(registry, RateLimiter(), i18n, settings.public_url)], clock=app[CLOCK]
+    )
+    app[BOTS], app[DISPATCHER], app[DELIVERY] = registry, dispatcher, worker
+
+    tasks = [asyncio.create_task(worker.run_forever(), name="delivery")]
+    polling = False
+    for bot in registry.bots:
+        try:
+            if settings.webhook_base_url:
+                await bot.set_webhook(
+                    url=f"{settings.webhook_base_url.rstrip('/')}/webhooks/telegram/{bot.id}",
+                    secret_token=registry.webhook_secret(bot.id),
+                    allowed_updates=dispatcher.resolve_used_update_types(),
+                )
+            else:
+                await bot.delete_webhook()
+                polling = True
+        except Exception:
+            # Telegram unreachable at start must not keep the inbox down; the bot catches up when it returns.
+            log.exception("could not configure the bot with Telegram", extra={"bot_id": bot.id})
+            polling = polling or not settings.webhook_base_url
+    if polling:
+        tasks.append(
+            asyncio.create_task(
+                dispatcher.start_polling(*registry.bots, handle_signals=False, close_bot_session=False),
+                name="polling",
+            )
+        )
+    yield
+    if polling:
+        with contextlib.suppress(RuntimeError):
+            await dispatcher.stop_polling()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await session.close()

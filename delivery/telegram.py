@@ -1,0 +1,202 @@
+"""The Telegram channel: renders outbox rows in the recipient's language and sends them with the account's bot."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+
+from bot.registry import BotRegistry
+from bot.sender import RateLimiter, send_paced
+from handlers.callbacks import TakeImportant
+from sales import outbox
+from storage.models import Client, Employee, ImportantItem, Message, Offer, Order, Outbox, StaffRelay
+
+
+def client_label(client: Client) -> str:
+    return client.name or client.email or f"#{client.id}"
+
+
+class TelegramChannel:
+    kinds = frozenset(
+        {
+            outbox.ORDER_ASSIGNED,
+            outbox.ORDERS_ASSIGNED_DIGEST,
+            outbox.ORDER_DETACHED,
+            outbox.PERSONAL_MANAGER_SET,
+            outbox.IMPORTANT_CREATED,
+            outbox.IMPORTANT_TAKEN,
+            outbox.IMPORTANT_RESOLVED,
+            outbox.MESSAGE_TO_STAFF,
+            outbox.MESSAGE_TO_CLIENT,
+        }
+    )
+
+    def __init__(self, registry: BotRegistry, limiter: RateLimiter, i18n: I18n, public_url: str) -> None:
+        self.registry = registry
+        self.limiter = limiter
+        self.i18n = i18n
+        self.public_url = public_url
+
+    def _(self, text: str, locale: str) -> str:
+        return self.i18n.gettext(text, locale=locale)
+
+    async def recipient_unreachable(self, row: Outbox) -> None:
+        if row.kind == outbox.MESSAGE_TO_CLIENT:
+            await Client.filter(id=row.client_id).update(unreachable=True)
+        elif row.employee_id is not None:
+            await Employee.filter(id=row.employee_id).update(telegram_unreachable=True)
+
+    async def deliver(self, row: Outbox) -> bool:
+        bot = self.registry.for_account(row.account_id)
+        if bot is None:
+            return False
+        if row.kind == outbox.MESSAGE_TO_CLIENT:
+            return await self._to_client(bot, row)
+        employee = await Employee.get_or_none(id=row.employee_id)
+        if employee is None or not employee.active or employee.telegram_chat_id is None or employee.telegram_unreachable:
+            return False
+        handler = {
+            outbox.ORDER_ASSIGNED: self._order_assigned,
+            outbox.ORDERS_ASSIGNED_DIGEST: self._digest,
+            outbox.ORDER_DETACHED: self._detached,
+            outbox.PERSONAL_MANAGER_SET: self._personal_manager,
+            outbox.IMPORTANT_CREATED: self._important_alert,
+            outbox.IMPORTANT_TAKEN: self._important_update,
+            outbox.IMPORTANT_RESOLVED: self._important_update,
+            outbox.MESSAGE_TO_STAFF: self._to_staff,
+        }[row.kind]
+        return await handler(bot, employee, row)
+
+    async def _send(self, bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None):
+        return await send_paced(
+            self.limiter, bot.id, chat_id, lambda: bot.send_message(chat_id, text, reply_markup=markup)
+        )
+
+    def _link(self, text: str, path: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=text, url=f"{self.public_url}{path}")
+
+    async def _to_client(self, bot: Bot, row: Outbox) -> bool:
+        client = await Client.get(id=row.client_id)
+        if client.telegram_user_id is None or client.unreachable:
+            return False
+        message = await Message.get(id=row.payload["message_id"])
+        await self._send(bot, client.telegram_user_id, escape(message.text))
+        return True
+
+    async def _to_staff(self, bot: Bot, employee: Employee, row: Outbox) -> bool:
+        client = await Client.get(id=row.client_id)
+        message = await Message.get(id=row.payload["message_id"])
+        lang = employee.language
+        text = f"💬 <b>{escape(client_label(client))}</b>\n{escape(message.text)}\n\n<i>{self._('Reply to this message to answer.', lang)}</i>"
+        chat = await message.chat
+        sent = await self._send(
+            bot, employee.telegram_chat_id, text, InlineKeyboardMarkup(
+                inline_keyboard=[[self._link(self._("Open chat", lang), f"/inbox/chats/{chat.id}")]]
+            )
+        )
+        await StaffRelay.get_or_create(
+            employee_id=employee.id,
+            telegram_message_id=sent.message_id,
+            defaults={"account_id": row.account_id, "client_id": client.id, "created_at": sent.date},
+        )
+        return True
+
+    async def _order_assigned(self, bot: Bot, employee: Employee, row: Outbox) -> bool:
+        order = await Order.get(id=row.payload["order_id"]).prefetch_related("client", "offer")
+        lang = employee.language
+        text = self._("New order #{number}: {offer} for {client}, {amount} {currency}.", lang).format(
+            number=order.id,
+            offer=escape(order.offer.title),
+            client=escape(client_label(order.client)),
+            amount=order.amount,
+            currency=order.currency,
+        )
+        markup = InlineKeyboardMarkup(inline_keyboard=[[self._link(self._("Open order", lang), f"/inbox/orders?order={order.id}")]])
+        await self._send(bot, employee.telegram_chat_id, text, markup)
+        return True
+
+    async def _digest(self, bot: Bot, employee: Employee, row: Outbox) -> bool:
+        numbers = ", ".join(f"#{n}" for n in row.payload["order_ids"])
+        text = self._("You are now responsible for {count} orders: {numbers}.", employee.language).format(
+            count=len(row.payload["order_ids"]), numbers=numbers
+        )
+        await self._send(bot, employee.telegram_chat_id, text)
+        return True
+
+    async def _detached(self, bot: Bot, employee: Employee, row: Outbox) -> bool:
+        text = self._(
+            "Order #{number} was detached from you: no action was taken on it in time.", employee.language
+        ).format(number=row.payload["order_id"])
+        await self._send(bot, employee.telegram_chat_id, text)
+        return True
+
+    async def _personal_manager(self, bot: Bot, employee: Employee, row: Outbox) -> bool:
+        client = await Client.get(id=row.client_id)
+        text = self._("You are now the personal manager of {client}.", employee.language).format(
+            client=escape(client_label(client))
+        )
+        await self._send(bot, employee.telegram_chat_id, text)
+        return True
+
+    async def _alert_text(self, item: ImportantItem, lang: str) -> str:
+        order = await Order.get(id=item.order_id).prefetch_related("client")
+        offer = await Offer.get(id=item.offer_id)
+        text = self._("🔔 Payment failed: {client}\n{offer}, order #{number}\n{when}", lang).format(
+            client=escape(client_label(order.client)),
+            offer=escape(offer.title),
+            number=order.id,
+            when=item.failed_at.strftime("%Y-%m-%d %H:%M UTC"),
+        )
+        if item.reason:
+            text += "\n" + self._("Reason: {reason}", lang).format(reason=escape(item.reason))
+        if item.resolved_at is not None:
+            text += "\n✔ " + self._("Paid later: resolved.", lang)
+        elif item.taken_by_id is not None:
+            taker = await Employee.get(id=item.taken_by_id)
+            text += "\n✅ " + self._("Taken by {name}.", lang).format(name=escape(taker.name))
+        return text
+
+    def _alert_markup(self, item: ImportantItem, lang: str) -> InlineKeyboardMarkup:
+        rows = [
+            [self._link(self._("Open chat", lang), f"/inbox/chats/{item.chat_id}")],
+            [self._link(self._("Open offer", lang), f"/inbox/offers/{item.offer_id}")],
+        ]
+        if item.taken_by_id is None and item.resolved_at is None:
+            rows.append([InlineKeyboardButton(text=self._("Take", lang), callback_data=TakeImportant(item_id=item.id).pack())])
+        return InlineKeyboardMarkup(inline_keyboard=rows)
+
+    async def _important_alert(self, bot: Bot, employee: Employee, row: Outbox) -> bool:
+        item = await ImportantItem.get(id=row.payload["important_item_id"])
+        lang = employee.language
+        sent = await self._send(bot, employee.telegram_chat_id, await self._alert_text(item, lang), self._alert_markup(item, lang))
+        await ImportantItem.filter(id=item.id).update(telegram_message_id=sent.message_id)
+        return True
+
+    async def _important_update(self, bot: Bot, employee: Employee, row: Outbox) -> bool:
+        """Taken or resolved: the alert already in his chat is edited, so everyone sees the same state."""
+        item = await ImportantItem.get(id=row.payload["important_item_id"])
+        if item.telegram_message_id is None:
+            return False
+        lang = employee.language
+        text, markup = await self._alert_text(item, lang), self._alert_markup(item, lang)
+        try:
+            await send_paced(
+                self.limiter,
+                bot.id,
+                employee.telegram_chat_id,
+                lambda: bot.edit_message_text(
+                    text=text, chat_id=employee.telegram_chat_id, message_id=item.telegram_message_id, reply_markup=markup
+                ),
+            )
+        except TelegramBadRequest as exc:
+            # Already showing this state (a redelivery after a crash), or he deleted the alert: nothing to do.
+            if "not modified" in exc.message:
+                return True
+            if "not found" in exc.message:
+                return False
+            raise
+        return True

@@ -1,0 +1,121 @@
+"""Claims due outbox rows and hands each to its channel; survives crashes and shares work across processes.
+
+A row is claimed by moving its `available_at` forward (a lease) with a compare-and-set UPDATE, in a statement of
+its own: no transaction stays open while a message is on the wire. A process that dies mid-send leaves the lease to
+expire, and the row is sent again: delivery is at least once, and a second claim while the first is alive is
+impossible. Rows to one recipient are sent in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from tortoise.expressions import F
+
+from bot.sender import Unreachable
+from sales.clock import utcnow
+from storage.models import Outbox, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+
+class Channel(Protocol):
+    kinds: frozenset[str]
+
+    async def deliver(self, row: Outbox) -> bool:
+        """Send the row; False when there is nobody to send it to (the row is then skipped)."""
+
+    async def recipient_unreachable(self, row: Outbox) -> None:
+        """Remember that this row's recipient blocked the bot."""
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        channels: Iterable[Channel],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        batch: int = 100,
+        lease: timedelta = timedelta(seconds=60),
+        max_attempts: int = 8,
+        idle_sleep: float = 0.2,
+    ) -> None:
+        self._by_kind: dict[str, Channel] = {kind: ch for ch in channels for kind in ch.kinds}
+        self._clock = clock
+        self._batch = batch
+        self._lease = lease
+        self._max_attempts = max_attempts
+        self._idle_sleep = idle_sleep
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was just written: look now instead of after the idle sleep."""
+        self._wake.set()
+
+    async def _claim(self) -> list[Outbox]:
+        now = self._clock()
+        due = await Outbox.filter(
+            status=OutboxStatus.PENDING, available_at__lte=now, kind__in=list(self._by_kind)
+        ).order_by("id").limit(self._batch).values_list("id", flat=True)
+        claimed = []
+        for row_id in due:
+            won = await Outbox.filter(id=row_id, status=OutboxStatus.PENDING, available_at__lte=now).update(
+                available_at=now + self._lease, attempts=F("attempts") + 1
+            )
+            if won:
+                claimed.append(row_id)
+        return await Outbox.filter(id__in=claimed).order_by("id") if claimed else []
+
+    async def _finish(self, row: Outbox, status: OutboxStatus, error: str | None = None) -> None:
+        await Outbox.filter(id=row.id).update(status=status, sent_at=self._clock(), last_error=error)
+
+    async def _handle(self, row: Outbox) -> None:
+        channel = self._by_kind[row.kind]
+        try:
+            sent = await channel.deliver(row)
+        except Unreachable as exc:
+            await channel.recipient_unreachable(row)
+            await self._finish(row, OutboxStatus.PARKED, f"unreachable: {exc}")
+            return
+        except Exception as exc:  # any failure is retried later; the reason is kept on the row
+            log.warning("delivery failed", extra={"outbox_id": row.id, "kind": row.kind, "error": repr(exc)})
+            if row.attempts >= self._max_attempts:
+                await self._finish(row, OutboxStatus.PARKED, repr(exc)[:2000])
+            else:
+                backoff = timedelta(seconds=min(2 ** row.attempts, 300))
+                await Outbox.filter(id=row.id).update(available_at=self._clock() + backoff, last_error=repr(exc)[:2000])
+            return
+        await self._finish(row, OutboxStatus.SENT if sent else OutboxStatus.SKIPPED)
+
+    async def _run_in_order(self, rows: list[Outbox]) -> None:
+        for row in rows:
+            await self._handle(row)
+
+    async def run_once(self) -> int:
+        rows = await self._claim()
+        by_recipient: dict[tuple[str, int | None], list[Outbox]] = defaultdict(list)
+        for row in rows:
+            key = ("employee", row.employee_id) if row.employee_id is not None else ("client", row.client_id)
+            by_recipient[key].append(row)
+        await asyncio.gather(*(self._run_in_order(group) for group in by_recipient.values()))
+        return len(rows)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                done = await self.run_once()
+            except Exception:
+                log.exception("delivery round failed; retrying")
+                done = 0
+            if done == 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_sleep)
+                except TimeoutError:
+                    pass
+

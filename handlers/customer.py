@@ -1,0 +1,132 @@
+"""The customer's side (SPEC §4.1): /start with a widget code, language, the e-mail asked once, and his messages."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.middlewares import ClientMiddleware
+from handlers.callbacks import LanguageChoice, SkipEmail
+from handlers.filters import IsCustomer
+from sales import dialogs
+from sales.clients import SUPPORTED_LANGUAGES, client_from_telegram, set_client_email, set_language, skip_email
+from sales.errors import Conflict, Invalid
+from storage.models import Client
+
+
+LANGUAGE_NAMES = {"en": "English", "es": "Español", "ru": "Русский", "uk": "Українська"}
+
+
+class AskEmail(StatesGroup):
+    waiting = State()
+
+
+def _skip_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=_("Skip"), callback_data=SkipEmail().pack())]]
+    )
+
+
+async def _ask_email(message: Message, state: FSMContext) -> None:
+    await state.set_state(AskEmail.waiting)
+    await message.answer(
+        _("What is your e-mail? We use it to keep your orders together. You can skip this."),
+        reply_markup=_skip_keyboard(),
+    )
+
+
+async def start(message: Message, command: CommandObject, client: Client, account_id: int, state: FSMContext) -> None:
+    if command.args:
+        # A deep link t.me/<bot>?start=<widget-code>: remembered as where he came from.
+        client, _new = await client_from_telegram(account_id, client.telegram_user_id, widget_code=command.args)
+    await message.answer(
+        _("Hello, {name}! Write your question here and a manager will answer. /offers shows what we sell.").format(
+            name=escape(message.from_user.first_name or "")
+        )
+    )
+    if not client.email_asked and client.email is None:
+        await _ask_email(message, state)
+
+
+async def choose_language(message: Message) -> None:
+    buttons = [
+        [InlineKeyboardButton(text=LANGUAGE_NAMES[code], callback_data=LanguageChoice(code=code).pack())]
+        for code in SUPPORTED_LANGUAGES
+    ]
+    await message.answer(_("Choose your language:"), reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons))
+
+
+async def language_chosen(query: CallbackQuery, callback_data: LanguageChoice, client: Client, i18n: I18n) -> None:
+    await set_language(client, callback_data.code)
+    with i18n.use_locale(callback_data.code):
+        await query.answer()
+        await query.message.answer(_("Language set: English"))
+
+
+async def email_skipped(query: CallbackQuery, client: Client, state: FSMContext) -> None:
+    await skip_email(client)
+    await state.clear()
+    await query.answer()
+    await query.message.answer(_("No problem. Just write your question."))
+
+
+async def email_given(message: Message, client: Client, state: FSMContext) -> None:
+    try:
+        await set_client_email(client, message.text)
+    except Invalid:
+        await message.answer(_("That does not look like an e-mail address. Try again or skip."), reply_markup=_skip_keyboard())
+        return
+    except Conflict:
+        await message.answer(_("This e-mail belongs to another customer. Try another one or skip."), reply_markup=_skip_keyboard())
+        return
+    await state.clear()
+    await message.answer(_("Thank you! Now just write your question."))
+
+
+async def text_to_the_team(message: Message, client: Client) -> None:
+    """Every message goes to his chat in the inbox and, through the outbox, to his managers."""
+    try:
+        await dialogs.record_inbound(client, message.text, telegram_message_id=message.message_id)
+    except Invalid:
+        await message.answer(_("This message is too long. Please split it into shorter ones."))
+
+
+async def unknown_command(message: Message) -> None:
+    await message.answer(_("I do not know this command. Try /offers, /orders, /manager or /language."))
+
+
+async def unsupported_content(message: Message, client: Client) -> None:
+    """Stickers, photos, voice… are kept as a note in the chat, so the manager knows something came."""
+    kind = message.content_type.replace("_", " ")
+    await dialogs.record_inbound(client, f"[unsupported: {kind}]", telegram_message_id=message.message_id)
+    await message.answer(_("Sorry, I can only pass on text messages. Please describe it in words."))
+
+
+async def stale_button(query: CallbackQuery) -> None:
+    await query.answer(_("This button is no longer valid."), show_alert=True)
+
+
+def build_router() -> Router:
+    """A fresh Router per dispatcher: a Router can be attached to one parent only."""
+    router = Router(name=__name__)
+    router.message.filter(IsCustomer())
+    router.callback_query.filter(IsCustomer())
+    router.message.middleware(ClientMiddleware())
+    router.callback_query.middleware(ClientMiddleware())
+    router.message.register(start, CommandStart())
+    router.message.register(choose_language, Command("language"))
+    router.callback_query.register(language_chosen, LanguageChoice.filter(F.code.in_(SUPPORTED_LANGUAGES)))
+    router.callback_query.register(email_skipped, SkipEmail.filter(), StateFilter(AskEmail.waiting))
+    router.message.register(email_given, StateFilter(AskEmail.waiting), F.text, ~F.text.startswith("/"))
+    router.message.register(text_to_the_team, F.text, ~F.text.startswith("/"))
+    router.message.register(unknown_command, F.text.startswith("/"))
+    router.message.register(unsupported_content)
+    router.callback_query.register(stale_button)
+    return router

@@ -1,0 +1,90 @@
+"""The employee's side in Telegram (SPEC §4.2, §3.5): answer clients by replying, /important, *Take*."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from closer.config import Settings
+from handlers.callbacks import TakeImportant
+from handlers.filters import IsStaff
+from sales import dialogs, important
+from sales.errors import DomainError, Invalid
+from storage.models import Client, Employee, StaffRelay
+
+
+MAX_LISTED = 20
+
+
+async def reply_to_client(message: Message, employee: Employee) -> None:
+    """A reply to a forwarded client message goes to that client and counts as this employee's dialog."""
+    relay = await StaffRelay.get_or_none(
+        employee_id=employee.id, telegram_message_id=message.reply_to_message.message_id
+    )
+    if relay is None:
+        await message.answer(_("Reply to a client's message to answer him."))
+        return
+    try:
+        await dialogs.record_outbound(employee, relay.client_id, message.text, telegram_message_id=message.message_id)
+    except Invalid:
+        await message.answer(_("This message is too long. Please split it into shorter ones."))
+    except DomainError:
+        await message.answer(_("You cannot write to this client."))
+
+
+async def my_important(message: Message, employee: Employee, settings: Settings) -> None:
+    items = (await important.open_items(employee))[:MAX_LISTED]
+    if not items:
+        await message.answer(_("Nothing important right now."))
+        return
+    lines = []
+    for item in items:
+        client = await Client.get(id=(await item.order).client_id)
+        lines.append(
+            _("{client}: payment failed {when}").format(
+                client=escape(client.name or client.email or str(client.id)),
+                when=item.failed_at.strftime("%Y-%m-%d %H:%M UTC"),
+            )
+            + f"\n{settings.public_url}/inbox/chats/{item.chat_id}"
+        )
+    await message.answer("\n\n".join(lines))
+
+
+async def take(query: CallbackQuery, callback_data: TakeImportant, employee: Employee) -> None:
+    try:
+        await important.take(employee, callback_data.item_id)
+    except DomainError:
+        await query.answer(_("This alert is not yours."), show_alert=True)
+        return
+    # Every holder's alert is edited by the delivery worker (outbox rows written by the rule).
+    await query.answer(_("You took it."))
+
+
+async def staff_unknown_command(message: Message) -> None:
+    await message.answer(_("Staff commands: /important. Reply to a client's message to answer him."))
+
+
+async def staff_other(message: Message) -> None:
+    await message.answer(_("Reply to a client's message to answer him."))
+
+
+async def staff_stale_button(query: CallbackQuery) -> None:
+    await query.answer(_("This button is no longer valid."), show_alert=True)
+
+
+def build_router() -> Router:
+    """A fresh Router per dispatcher: a Router can be attached to one parent only."""
+    router = Router(name=__name__)
+    router.message.filter(IsStaff())
+    router.callback_query.filter(IsStaff())
+    router.message.register(reply_to_client, F.reply_to_message, F.text, ~F.text.startswith("/"))
+    router.message.register(my_important, Command("important"))
+    router.callback_query.register(take, TakeImportant.filter())
+    router.message.register(staff_unknown_command, F.text.startswith("/"))
+    router.message.register(staff_other)
+    router.callback_query.register(staff_stale_button)
+    return router
