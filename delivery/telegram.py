@@ -91,7 +91,8 @@ class TelegramChannel:
         client = await Client.get(id=row.client_id)
         message = await Message.get(id=row.payload["message_id"])
         lang = employee.language
-        text = f"💬 <b>{escape(client_label(client))}</b>\n{escape(message.text)}\n\n<i>{self._('Reply to this message to answer.', lang)}</i>"
+        hint = self._("Reply to this message to answer.", lang)
+        text = f"💬 <b>{escape(client_label(client))}</b>\n{escape(message.text)}\n\n<i>{hint}</i>"
         chat = await message.chat
         sent = await self._send(
             bot, employee.telegram_chat_id, text, InlineKeyboardMarkup(

@@ -23,3 +23,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+
+# aiogram's i18n loads only compiled catalogues.
+.venv/bin/pybabel compile --statistics -d locales -D messages >/dev/null

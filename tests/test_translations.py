@@ -1,0 +1,62 @@
+"""Every text the bot sends exists in English, Spanish, Russian and Ukrainian (issue: four languages)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from bot.i18n import LOCALES_DIR, make_i18n
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("en", "es", "ru", "uk")
+SOURCES = ("bot", "handlers", "delivery")
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+
+
+def _used_ids() -> set[str]:
+    ids = set()
+    for folder in SOURCES:
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            ROOT / folder, keywords={"_": None, "gettext": None}
+        ):
+            ids.add(message if isinstance(message, str) else message[0])
+    return ids
+
+
+def _catalog(lang: str):
+    with open(LOCALES_DIR / lang / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        return {m.id: m.string for m in read_po(handle) if m.id}
+
+
+def test_the_bot_has_texts_to_translate():
+    assert len(_used_ids()) > 40
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_text_in_the_code_is_translated(lang):
+    catalog = _catalog(lang)
+    missing = sorted(i for i in _used_ids() if not catalog.get(i))
+    assert missing == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_catalogues_hold_no_stale_texts(lang):
+    assert sorted(set(_catalog(lang)) - _used_ids()) == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_translations_keep_every_placeholder(lang):
+    for msgid, msgstr in _catalog(lang).items():
+        assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(msgstr)), msgid
+
+
+def test_the_compiled_catalogues_load_in_all_four_languages():
+    i18n = make_i18n()
+    assert set(i18n.available_locales) == set(LANGUAGES)
+    assert i18n.gettext("Take", locale="uk") == "Взяти"
+    assert i18n.gettext("Take", locale="es") == "Tomar"
+    assert i18n.gettext("Take", locale="ru") == "Взять"
