@@ -36,23 +36,26 @@ class RateLimiter:
         self._chat_next: dict[tuple[int, int], float] = {}
         self._lock = asyncio.Lock()
 
-    async def wait_turn(self, bot_id: int, chat_id: int) -> None:
-        """Reserve the next slot for this chat and this bot, then sleep until it comes."""
+    async def reserve(self, bot_id: int, chat_id: int) -> float:
+        """Reserve the next slot for this chat and this bot; returns how long to wait for it."""
         async with self._lock:
             now = self._clock()
             chat_key = (bot_id, chat_id)
             at = max(now, self._chat_next.get(chat_key, now))
             window = self._bot_sends.setdefault(bot_id, deque())
-            while window and window[0] <= at - 1.0:
+            while window and window[0] <= now - 1.0:
                 window.popleft()
             if len(window) >= self.per_bot:
-                # The slot a second after the oldest send of the last `per_bot` keeps any 1-s window at the cap.
+                # A second after the per_bot-th latest send keeps every 1-second window at the cap.
                 at = max(at, window[-self.per_bot] + 1.0)
             window.append(at)
             self._chat_next[chat_key] = at + self.per_chat_interval
             if len(self._chat_next) > 10_000:
                 self._chat_next = {k: v for k, v in self._chat_next.items() if v > now}
-        delay = at - now
+            return at - now
+
+    async def wait_turn(self, bot_id: int, chat_id: int) -> None:
+        delay = await self.reserve(bot_id, chat_id)
         if delay > 0:
             await asyncio.sleep(delay)
 

@@ -101,8 +101,9 @@ async def managers_of(client: Client) -> list[int]:
             client_id=client.id, status__in=OPEN_STATUSES, order_manager_id__isnull=False
         ).values_list("order_manager_id", flat=True)
     )
-    if client.personal_manager_id is not None:
-        ids.add(client.personal_manager_id)
+    # Read afresh: the caller's copy of the client may predate a change of personal manager.
+    personal = await Client.filter(id=client.id).values_list("personal_manager_id", flat=True)
+    ids.update(p for p in personal if p is not None)
     if not ids:
         return []
     return sorted(await Employee.filter(id__in=ids, active=True).values_list("id", flat=True))
