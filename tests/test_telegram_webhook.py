@@ -1,0 +1,90 @@
+"""POST /webhooks/telegram/{bot_id}: the secret token is checked first, and a resent update_id is processed once."""
+
+from __future__ import annotations
+
+import pytest
+
+from closer.app import create_app
+from closer.config import Settings
+from sales.accounts import create_account
+from storage.db import close_database, migrate, open_database
+from storage.models import Account, Message, TelegramUpdate
+
+TOKEN = "4242:demo-token"
+SECRET = "s3cret-token_for-webhooks"
+
+
+@pytest.fixture
+async def webhook_client(tmp_path, aiohttp_client):
+    url = f"sqlite://{tmp_path / 'hook.db'}"
+    await migrate(url)
+    ctx = await open_database(url)
+    account = await create_account("Hook Shop", "owner@hook.test", "long-enough")
+    await Account.filter(id=account.id).update(bot_token=TOKEN, webhook_secret=SECRET)
+    await close_database(ctx)
+    settings = Settings(
+        database_url=url,
+        # Nothing listens on port 1: configuring the webhook with "Telegram" fails, and the app must still serve.
+        telegram_api_url="http://127.0.0.1:1",
+        webhook_base_url="https://closer.example",
+    )
+    return await aiohttp_client(create_app(settings, scheduler=False))
+
+
+def _text_update(update_id: int, text: str = "Hello, is anyone there?") -> dict:
+    user = {"id": 9001, "is_bot": False, "first_name": "Ann", "language_code": "en"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 10 + update_id,
+            "date": 1_760_000_000,
+            "chat": {"id": 9001, "type": "private", "first_name": "Ann"},
+            "from": user,
+            "text": text,
+        },
+    }
+
+
+async def test_a_customer_text_update_is_stored_in_his_chat(webhook_client):
+    response = await webhook_client.post(
+        "/webhooks/telegram/4242", json=_text_update(1), headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    )
+    assert response.status == 200
+    [message] = await Message.all().prefetch_related("chat__client")
+    assert message.text == "Hello, is anyone there?" and message.chat.client.telegram_user_id == 9001
+
+
+async def test_a_repeated_update_id_is_processed_once(webhook_client):
+    for _ in range(3):
+        response = await webhook_client.post(
+            "/webhooks/telegram/4242", json=_text_update(7), headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        )
+        assert response.status == 200
+    assert await Message.all().count() == 1
+    assert await TelegramUpdate.filter(bot_id=4242, update_id=7).count() == 1
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}])
+async def test_a_wrong_or_missing_secret_token_is_401_and_stores_nothing(webhook_client, headers):
+    response = await webhook_client.post("/webhooks/telegram/4242", json=_text_update(2), headers=headers)
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "unauthorized"
+    assert await Message.all().count() == 0 and await TelegramUpdate.all().count() == 0
+
+
+async def test_an_unknown_bot_is_404(webhook_client):
+    response = await webhook_client.post(
+        "/webhooks/telegram/999", json=_text_update(3), headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    )
+    assert response.status == 404
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"update_id": "x"}', b"[]"])
+async def test_a_malformed_update_is_400_and_stores_nothing(webhook_client, body):
+    response = await webhook_client.post(
+        "/webhooks/telegram/4242",
+        data=body,
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"},
+    )
+    assert response.status == 400
+    assert await TelegramUpdate.all().count() == 0
