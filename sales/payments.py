@@ -7,6 +7,7 @@ commission, the important items and the outbox rows it causes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +23,8 @@ from storage.models import Offer, Order, OrderStatus, PaymentEffect, PaymentEven
 
 # A failure may still be followed by success; these states are settled and a late failure leaves them alone.
 _SETTLED = (OrderStatus.PAID, OrderStatus.REFUNDED)
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
+_MAX_AMOUNT = Decimal("1e10")
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,13 @@ def _validate(notice: PaymentNotice) -> PaymentNotice:
         raise Invalid("unknown payment provider", field="provider")
     if not notice.event_id or len(notice.event_id) > 255:
         raise Invalid("an event needs an id of at most 255 characters", field="event_id")
-    if notice.amount is not None and notice.amount < 0:
-        raise Invalid("an amount cannot be negative", field="amount")
-    if notice.currency is not None and len(notice.currency) != 3:
+    # NaN and infinities cannot be compared or stored, and the column holds below 10^10: refuse them here as bad
+    # input instead of failing later inside the transaction (a 5xx the provider would retry forever).
+    if notice.amount is not None and (
+        not Decimal(notice.amount).is_finite() or notice.amount < 0 or notice.amount >= _MAX_AMOUNT
+    ):
+        raise Invalid("an amount is a non-negative number below 10^10", field="amount")
+    if notice.currency is not None and not _CURRENCY.fullmatch(notice.currency):
         raise Invalid("a currency is a three-letter code", field="currency")
     try:
         result = PaymentResult(notice.result)
@@ -77,7 +84,9 @@ def _validate(notice: PaymentNotice) -> PaymentNotice:
 
 def _order_id(order_ref: str) -> int | None:
     ref = order_ref.strip()
-    if ref.isdigit() and len(ref) < 12:
+    # ASCII only: str.isdigit() also accepts "²" (which int() refuses) and other scripts' digits (which int()
+    # reads as a number): neither is an order id we ever issued, so such an event is unmatched.
+    if ref.isascii() and ref.isdigit() and len(ref) < 12:
         return int(ref)
     return None
 
