@@ -25,6 +25,7 @@ from storage.models import Offer, Order, OrderStatus, PaymentEffect, PaymentEven
 _SETTLED = (OrderStatus.PAID, OrderStatus.REFUNDED)
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
 _MAX_AMOUNT = Decimal("1e10")
+_MAX_ORDER_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,11 @@ def _order_id(order_ref: str) -> int | None:
     # ASCII only: str.isdigit() also accepts "²" (which int() refuses) and other scripts' digits (which int()
     # reads as a number): neither is an order id we ever issued, so such an event is unmatched.
     if ref.isascii() and ref.isdigit() and len(ref) < 12:
-        return int(ref)
+        number = int(ref)
+        # Order ids are a 32-bit column: PostgreSQL refuses a larger parameter outright, which would turn an
+        # event we merely cannot match into a 5xx the provider retries forever.
+        if number <= _MAX_ORDER_ID:
+            return number
     return None
 
 
