@@ -1,0 +1,236 @@
+"""The Bot API emulator answers aiogram's real HTTP session the way Telegram does where closer depends on it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.exceptions import TelegramBadRequest, TelegramConflictError, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Message
+from aiohttp import web
+
+from bot.session import make_session
+from telegram_emulator.app import create_emulator_app
+from telegram_emulator.world import World
+
+TOKEN = "5150:emulated"
+
+
+@pytest.fixture
+async def world_and_bot(aiohttp_server):
+    world = World()
+    world.add_bot(TOKEN, username="closer_test_bot")
+    server = await aiohttp_server(create_emulator_app(world, retry_delay=0.05))
+    bot = Bot(TOKEN, session=make_session(str(server.make_url(""))))
+    yield world, bot, server
+    await bot.session.close()
+
+
+async def _started_user(world, user_id=1001, name="Ann"):
+    world.add_user(user_id, name)
+    bot = world.bot(TOKEN)
+    await world.user_sends(bot, user_id, text="/start")
+    return user_id
+
+
+async def test_get_me_names_the_bot(world_and_bot):
+    _, bot, _ = world_and_bot
+    me = await bot.get_me()
+    assert (me.id, me.username, me.is_bot) == (5150, "closer_test_bot", True)
+
+
+async def test_a_sent_message_reaches_the_users_chat(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    sent = await bot.send_message(user, "<b>Hello</b> &amp; welcome", parse_mode="HTML")
+    assert sent.text == "Hello & welcome" and sent.chat.id == user
+    assert world.transcript(world.bot(TOKEN), user)[-1]["text"] == "Hello & welcome"
+
+
+async def test_a_message_over_4096_characters_is_refused(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    with pytest.raises(TelegramBadRequest, match="too long"):
+        await bot.send_message(user, "x" * 4097)
+
+
+async def test_broken_html_is_refused(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    with pytest.raises(TelegramBadRequest, match="parse entities"):
+        await bot.send_message(user, "<b>open", parse_mode="HTML")
+
+
+async def test_a_button_without_an_action_is_refused(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    bad = {"inline_keyboard": [[{"text": "nothing"}]]}
+    with pytest.raises(TelegramBadRequest):
+        await bot.session.make_request(bot, _raw_send(user, bad))
+
+
+def _raw_send(chat_id, markup):
+    from aiogram.methods import SendMessage
+
+    method = SendMessage(chat_id=chat_id, text="hi")
+    method.reply_markup = markup  # bypass aiogram's own validation: the emulator must refuse it
+    return method
+
+
+async def test_a_user_who_blocked_the_bot_is_forbidden(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    world.blocked.add((5150, user))
+    with pytest.raises(TelegramForbiddenError, match="blocked"):
+        await bot.send_message(user, "hi")
+
+
+async def test_the_bot_cannot_start_a_conversation(world_and_bot):
+    world, bot, _ = world_and_bot
+    world.add_user(2002, "Never started")
+    with pytest.raises(TelegramForbiddenError, match="initiate"):
+        await bot.send_message(2002, "hi")
+
+
+async def test_more_than_30_messages_a_second_get_429_with_retry_after(world_and_bot):
+    world, bot, _ = world_and_bot
+    users = [await _started_user(world, 3000 + i, f"U{i}") for i in range(31)]
+    results = await asyncio.gather(*(bot.send_message(u, "hi") for u in users), return_exceptions=True)
+    limited = [r for r in results if isinstance(r, TelegramRetryAfter)]
+    assert limited and all(r.retry_after >= 1 for r in limited)
+    assert sum(isinstance(r, Message) for r in results) == 30
+
+
+async def test_a_burst_to_one_chat_gets_429(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    results = [await _try(bot.send_message(user, f"m{i}")) for i in range(4)]
+    assert isinstance(results[-1], TelegramRetryAfter)
+    assert all(isinstance(r, Message) for r in results[:3])
+
+
+async def _try(coro):
+    try:
+        return await coro
+    except Exception as exc:  # the test inspects which error
+        return exc
+
+
+async def test_get_updates_returns_user_actions_in_order_and_offset_confirms_them(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    await world.user_sends(world.bot(TOKEN), user, text="hello")
+    updates = await bot.get_updates(timeout=0)
+    assert [u.message.text for u in updates] == ["/start", "hello"]
+    assert updates[0].message.entities[0].type == "bot_command"
+    assert await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0) == []
+
+
+async def test_long_polling_returns_as_soon_as_an_update_comes(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    first = await bot.get_updates(timeout=0)
+    waiting = asyncio.create_task(bot.get_updates(offset=first[-1].update_id + 1, timeout=10))
+    await asyncio.sleep(0.2)
+    await world.user_sends(world.bot(TOKEN), user, text="now")
+    updates = await asyncio.wait_for(waiting, timeout=5)
+    assert [u.message.text for u in updates] == ["now"]
+
+
+async def test_webhook_updates_carry_the_secret_and_are_resent_until_acknowledged(world_and_bot, aiohttp_server):
+    world, bot, _ = world_and_bot
+    received: list[tuple[int, str | None]] = []
+
+    async def receiver(request):
+        body = await request.json()
+        received.append((body["update_id"], request.headers.get("X-Telegram-Bot-Api-Secret-Token")))
+        return web.Response(status=500 if len(received) == 1 else 200)
+
+    app = web.Application()
+    app.router.add_post("/hook", receiver)
+    hook = await aiohttp_server(app)
+    await bot.set_webhook(str(hook.make_url("/hook")), secret_token="sekret")
+    world.add_user(1001, "Ann")
+    await world.user_sends(world.bot(TOKEN), 1001, text="/start")
+    for _ in range(100):
+        if len(received) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert received[:2] == [(1, "sekret"), (1, "sekret")]
+    with pytest.raises(TelegramConflictError):
+        await bot.get_updates(timeout=0)
+
+
+async def test_edits_change_what_the_chat_shows(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Take", callback_data="take:1")]])
+    sent = await bot.send_message(user, "alert", reply_markup=markup)
+    await bot.edit_message_text(text="alert — taken", chat_id=user, message_id=sent.message_id)
+    shown = world.transcript(world.bot(TOKEN), user)[-1]
+    assert shown["text"] == "alert — taken" and "reply_markup" not in shown and shown["edits"] == 1
+    with pytest.raises(TelegramBadRequest, match="not modified"):
+        await bot.edit_message_text(text="alert — taken", chat_id=user, message_id=sent.message_id)
+    with pytest.raises(TelegramBadRequest, match="not found"):
+        await bot.edit_message_text(text="x", chat_id=user, message_id=999)
+
+
+async def test_a_button_press_arrives_as_a_callback_query_that_can_be_answered(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Go", callback_data="go")]])
+    sent = await bot.send_message(user, "choose", reply_markup=markup)
+    await world.user_presses(world.bot(TOKEN), user, sent.message_id, "go")
+    update = (await bot.get_updates(timeout=0))[-1]
+    assert update.callback_query.data == "go" and update.callback_query.message.message_id == sent.message_id
+    assert await bot.answer_callback_query(update.callback_query.id, text="ok")
+    with pytest.raises(TelegramBadRequest):
+        await bot.answer_callback_query(update.callback_query.id)
+
+
+async def test_paying_an_invoice_asks_the_bot_then_reports_success(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    sent = await bot.send_invoice(user, title="Course", description="Order #1", payload="order:1", currency="EUR",
+                                  prices=[LabeledPrice(label="Course", amount=49000)], provider_token="")
+    paying = asyncio.create_task(world.user_pays(world.bot(TOKEN), user, sent.message_id, wait=5))
+    await asyncio.sleep(0.1)
+    query = (await bot.get_updates(timeout=0))[-1].pre_checkout_query
+    assert (query.invoice_payload, query.total_amount) == ("order:1", 49000)
+    await bot.answer_pre_checkout_query(query.id, ok=True)
+    assert (await paying)["paid"] is True
+    payment = (await bot.get_updates(offset=0, timeout=0))[-1].message.successful_payment
+    assert (payment.invoice_payload, payment.currency) == ("order:1", "EUR")
+
+
+async def test_an_aiogram_dispatcher_polls_the_emulator(world_and_bot):
+    world, bot, _ = world_and_bot
+    router = Router()
+
+    @router.message(F.text)
+    async def echo(message: Message) -> None:
+        await message.answer(f"echo: {message.text}")
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=1))
+    user = await _started_user(world)
+    await world.user_sends(world.bot(TOKEN), user, text="ping")
+    for _ in range(100):
+        texts = [m.get("text") for m in world.transcript(world.bot(TOKEN), user) if m["from_bot"]]
+        if "echo: ping" in texts:
+            break
+        await asyncio.sleep(0.05)
+    await dp.stop_polling()
+    await polling
+    assert "echo: ping" in texts
+
+
+async def test_the_stand_in_client_page_is_served(world_and_bot):
+    _, _, server = world_and_bot
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.get(server.make_url("/")) as response:
+        assert response.status == 200
+        assert "Telegram stand-in" in await response.text()
