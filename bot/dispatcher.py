@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from bot.middlewares import IdentityMiddleware, UpdateOnceMiddleware
 from bot.registry import BotRegistry
 from closer.config import Settings
-from handlers import customer, linking, shopping, staff
+from handlers import customer, errors, linking, shopping, staff
 
 
 def make_storage(redis: Redis | None) -> BaseStorage:
@@ -34,6 +34,7 @@ def build_dispatcher(settings: Settings, registry: BotRegistry, i18n: I18n, redi
         observer.outer_middleware(identity)
     # Order matters: the invite link before the customer's /start, staff before customers, catch-alls last.
     dp.include_routers(
+        errors.build_router(),
         linking.build_router(), staff.build_router(), shopping.build_router(), customer.build_router()
     )
     return dp

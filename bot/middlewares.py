@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from tortoise.exceptions import IntegrityError
@@ -24,7 +25,9 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 class UpdateOnceMiddleware(BaseMiddleware):
     """Telegram resends an update until it is acknowledged: the second delivery is skipped.
 
-    The claim is released when handling fails, so the resend is processed (the webhook then answers 5xx).
+    The claim is released when handling fails before its effects are committed (the database, say), so the resend
+    is processed. A failure of the bot's own answer to Telegram keeps the claim: the update's effects are already
+    committed, and replaying it would repeat them.
     """
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -37,6 +40,8 @@ class UpdateOnceMiddleware(BaseMiddleware):
             return None
         try:
             return await handler(event, data)
+        except TelegramAPIError:
+            raise
         except BaseException:
             await claim.delete()
             raise

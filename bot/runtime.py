@@ -12,8 +12,7 @@ from aiohttp import web
 from bot.dispatcher import build_dispatcher
 from bot.i18n import make_i18n
 from bot.registry import connect_default_bot, load_registry
-from bot.sender import RateLimiter
-from bot.session import make_session
+from bot.session import default_limiter, make_session
 from closer.keys import BOTS, CLOCK, DELIVERY, DISPATCHER, REDIS, SETTINGS
 from delivery.telegram import TelegramChannel
 from delivery.worker import DeliveryWorker
@@ -25,12 +24,12 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.bot_token is not None:
         await connect_default_bot(settings.bot_token.get_secret_value())
-    session = make_session(settings.telegram_api_url)
+    session = make_session(settings.telegram_api_url, default_limiter())
     registry = await load_registry(session)
     i18n = make_i18n()
     dispatcher = build_dispatcher(settings, registry, i18n, app.get(REDIS))
     worker = DeliveryWorker(
-        [TelegramChannel(registry, RateLimiter(), i18n, settings.public_url)], clock=app[CLOCK]
+        [TelegramChannel(registry, i18n, settings.public_url)], clock=app[CLOCK]
     )
     app[BOTS], app[DISPATCHER], app[DELIVERY] = registry, dispatcher, worker
 

@@ -1,6 +1,8 @@
-"""Sending within Telegram's limits (SPEC §4.3): about 30 messages/s per bot, 1 message/s per chat, 429 waited out.
+"""Sending within Telegram's limits (SPEC §4.3): about 30 messages/s per bot, about 1 message/s per chat (a short
+burst tolerated), and a 429's retry_after waited out.
 
-aiogram has no rate limiting of its own; this wraps each outbound call. The pacing is per process: several
+aiogram has no rate limiting of its own; its supported hook is a client-session middleware around every request,
+so handlers' answers and the delivery worker's alerts are paced in one place. The pacing is per process: several
 processes sharing one bot each keep their own pace, and a 429 they still meet is waited out the same way.
 """
 
@@ -10,13 +12,15 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable
 
-from aiogram.exceptions import TelegramForbiddenError, TelegramNetworkError, TelegramRetryAfter
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class Unreachable(Exception):
@@ -24,16 +28,29 @@ class Unreachable(Exception):
 
 
 class GaveUp(Exception):
-    """Telegram kept answering 429 or the network kept failing; the caller retries later."""
+    """Telegram kept answering 429; the caller retries later."""
 
 
 class RateLimiter:
-    def __init__(self, per_bot: int = 30, per_chat_interval: float = 1.0, clock: Callable[[], float] = time.monotonic):
+    """Reserves send slots: a sliding one-second window per bot, and a generic cell rate per chat (GCRA), which
+    lets a chat get `per_chat_burst` messages at once and then one per `per_chat_interval`."""
+
+    def __init__(
+        self,
+        per_bot: int = 30,
+        per_chat_interval: float = 1.0,
+        per_chat_burst: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        margin: float = 0.0,
+    ):
         self.per_bot = per_bot
         self.per_chat_interval = per_chat_interval
+        self.burst_tolerance = (per_chat_burst - 1) * per_chat_interval
+        # Extra spacing of a full window: requests reach Telegram a little later than we send them, unevenly.
+        self.margin = margin
         self._clock = clock
         self._bot_sends: dict[int, deque[float]] = {}
-        self._chat_next: dict[tuple[int, int], float] = {}
+        self._chat_tat: dict[tuple[int, int], float] = {}
         self._lock = asyncio.Lock()
 
     async def reserve(self, bot_id: int, chat_id: int) -> float:
@@ -41,17 +58,18 @@ class RateLimiter:
         async with self._lock:
             now = self._clock()
             chat_key = (bot_id, chat_id)
-            at = max(now, self._chat_next.get(chat_key, now))
+            tat = max(self._chat_tat.get(chat_key, now), now)
+            at = max(now, tat - self.burst_tolerance)
             window = self._bot_sends.setdefault(bot_id, deque())
             while window and window[0] <= now - 1.0:
                 window.popleft()
             if len(window) >= self.per_bot:
                 # A second after the per_bot-th latest send keeps every 1-second window at the cap.
-                at = max(at, window[-self.per_bot] + 1.0)
+                at = max(at, window[-self.per_bot] + 1.0 + self.margin)
             window.append(at)
-            self._chat_next[chat_key] = at + self.per_chat_interval
-            if len(self._chat_next) > 10_000:
-                self._chat_next = {k: v for k, v in self._chat_next.items() if v > now}
+            self._chat_tat[chat_key] = max(tat, at) + self.per_chat_interval
+            if len(self._chat_tat) > 10_000:
+                self._chat_tat = {k: v for k, v in self._chat_tat.items() if v > now}
             return at - now
 
     async def wait_turn(self, bot_id: int, chat_id: int) -> None:
@@ -60,19 +78,24 @@ class RateLimiter:
             await asyncio.sleep(delay)
 
 
-async def send_paced(
-    limiter: RateLimiter, bot_id: int, chat_id: int, call: Callable[[], Awaitable[T]], *, attempts: int = 5
-) -> T:
-    """Make one Bot API call in turn; wait out 429s; a 403 means the user is unreachable."""
-    for attempt in range(1, attempts + 1):
-        await limiter.wait_turn(bot_id, chat_id)
-        try:
-            return await call()
-        except TelegramRetryAfter as exc:
-            log.warning("telegram asked to slow down", extra={"retry_after": exc.retry_after, "chat_id": chat_id})
-            await asyncio.sleep(exc.retry_after)
-        except TelegramForbiddenError as exc:
-            raise Unreachable(str(exc)) from exc
-        except TelegramNetworkError:
-            await asyncio.sleep(min(2**attempt * 0.1, 5))
-    raise GaveUp(f"no success after {attempts} attempts")
+class PacingMiddleware(BaseRequestMiddleware):
+    """Every request aimed at a chat waits for its slot; a 429 is waited out and the request made again."""
+
+    def __init__(self, limiter: RateLimiter, attempts: int = 5) -> None:
+        self.limiter = limiter
+        self.attempts = attempts
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> Response[TelegramType]:
+        chat_id = getattr(method, "chat_id", None)
+        paced = isinstance(chat_id, int)
+        for _attempt in range(self.attempts):
+            if paced:
+                await self.limiter.wait_turn(bot.id, chat_id)
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                log.warning("telegram asked to slow down", extra={"retry_after": exc.retry_after, "chat_id": chat_id})
+                await asyncio.sleep(exc.retry_after)
+        raise GaveUp(f"{type(method).__name__}: still 429 after {self.attempts} attempts")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from bot.registry import BotRegistry
-from bot.sender import RateLimiter, send_paced
+from bot.sender import Unreachable
 from handlers.callbacks import TakeImportant
 from sales import outbox
 from storage.models import Client, Employee, ImportantItem, Message, Offer, Order, Outbox, StaffRelay
@@ -35,9 +35,8 @@ class TelegramChannel:
         }
     )
 
-    def __init__(self, registry: BotRegistry, limiter: RateLimiter, i18n: I18n, public_url: str) -> None:
+    def __init__(self, registry: BotRegistry, i18n: I18n, public_url: str) -> None:
         self.registry = registry
-        self.limiter = limiter
         self.i18n = i18n
         self.public_url = public_url
 
@@ -72,9 +71,11 @@ class TelegramChannel:
         return await handler(bot, employee, row)
 
     async def _send(self, bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None):
-        return await send_paced(
-            self.limiter, bot.id, chat_id, lambda: bot.send_message(chat_id, text, reply_markup=markup)
-        )
+        # Pacing and 429 retries happen in the session's middleware, for every request alike.
+        try:
+            return await bot.send_message(chat_id, text, reply_markup=markup)
+        except TelegramForbiddenError as exc:
+            raise Unreachable(exc.message) from exc
 
     def _link(self, text: str, path: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(text=text, url=f"{self.public_url}{path}")
@@ -185,14 +186,11 @@ class TelegramChannel:
         lang = employee.language
         text, markup = await self._alert_text(item, lang), self._alert_markup(item, lang)
         try:
-            await send_paced(
-                self.limiter,
-                bot.id,
-                employee.telegram_chat_id,
-                lambda: bot.edit_message_text(
-                    text=text, chat_id=employee.telegram_chat_id, message_id=item.telegram_message_id, reply_markup=markup
-                ),
+            await bot.edit_message_text(
+                text=text, chat_id=employee.telegram_chat_id, message_id=item.telegram_message_id, reply_markup=markup
             )
+        except TelegramForbiddenError as exc:
+            raise Unreachable(exc.message) from exc
         except TelegramBadRequest as exc:
             # Already showing this state (a redelivery after a crash), or he deleted the alert: nothing to do.
             if "not modified" in exc.message:

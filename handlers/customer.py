@@ -78,6 +78,12 @@ async def email_skipped(query: CallbackQuery, client: Client, state: FSMContext)
 
 
 async def email_given(message: Message, client: Client, state: FSMContext) -> None:
+    if "@" not in message.text:
+        # He ignored the question and wrote to the team: that is a skip, and his message goes through.
+        await state.clear()
+        await skip_email(client)
+        await text_to_the_team(message, client)
+        return
     try:
         await set_client_email(client, message.text)
     except Invalid:

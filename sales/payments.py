@@ -137,7 +137,7 @@ async def _store_and_apply(notice: PaymentNotice, now: datetime) -> PaymentOutco
     if notice.result == PaymentResult.PAID:
         applied = await _apply_paid(order, notice, now)
     elif notice.result == PaymentResult.FAILED:
-        applied = order.status not in _SETTLED and order.status != OrderStatus.CANCELLED
+        applied = order.status not in _SETTLED and order.status != OrderStatus.CANCELLED and not _stale(order, notice)
         if applied:
             await _apply_failed(order, notice)
             offer = await Offer.get(id=order.offer_id)
@@ -166,6 +166,15 @@ async def _apply_paid(order: Order, notice: PaymentNotice, now: datetime) -> boo
     await commission.credit_paid_order(order, now)
     await important.resolve_for_order(order, now)
     return True
+
+
+def _stale(order: Order, notice: PaymentNotice) -> bool:
+    """An older failure delivered after a newer one (providers reorder events, SPEC §5.4).
+
+    The order and its important items show the last attempt; applying the older one would put back its time and
+    reason and ring the bell again for a failure already reported.
+    """
+    return order.failed_at is not None and notice.occurred_at < order.failed_at
 
 
 async def _apply_failed(order: Order, notice: PaymentNotice) -> None:

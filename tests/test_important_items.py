@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from sales import accounts, dialogs, important
+from sales import accounts, dialogs, important, outbox
+from sales.clients import find_or_create_client
 from sales.errors import NotAllowed, NotFound
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
-from storage.models import ImportantItem, Outbox, PaymentResult
+from storage.models import Chat, DialogRecord, ImportantItem, Order, OrderStatus, Outbox, PaymentEvent, PaymentResult
 from tests.factories import at, make_shop, new_client, reload
 
 
@@ -23,6 +24,13 @@ async def _fail(order, minute, event_id="evt-fail", reason="card_declined"):
     return await apply_payment(
         PaymentNotice("generic", event_id, str(order.id), PaymentResult.FAILED, occurred_at=at(minute), reason=reason),
         now=at(minute),
+    )
+
+
+async def _pay(order, minute, event_id="evt-paid", received=None):
+    return await apply_payment(
+        PaymentNotice("generic", event_id, str(order.id), PaymentResult.PAID, occurred_at=at(minute)),
+        now=at(minute if received is None else received),
     )
 
 
@@ -138,7 +146,7 @@ async def test_a_later_payment_resolves_the_open_items(db):
     order = await _flagged_order(shop, client)
     await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
     await _fail(order, 20)
-    await apply_payment(PaymentNotice("generic", "evt-paid", str(order.id), PaymentResult.PAID, occurred_at=at(30)), now=at(31))
+    await _pay(order, 30, received=31)
     [item] = await ImportantItem.all()
     assert item.resolved_at == at(31)
     assert await important.open_items(manager) == []
@@ -187,3 +195,214 @@ async def test_the_first_taker_wins(db):
     await important.take(shop.managers[0], first.id)
     await important.take(shop.managers[1], second.id)
     assert (await reload(second)).taken_by_id == shop.managers[0].id
+
+
+async def test_a_message_at_the_very_moment_of_the_failure_is_not_before_it(db):
+    shop = await make_shop(managers=1)
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    await dialogs.record_outbound(shop.managers[0], client.id, "hi", now=at(20))
+    await _fail(order, 20)
+    assert await _holders(order) == []
+
+
+async def test_another_accounts_employee_who_talks_to_the_same_person_gets_nothing(db):
+    shop = await make_shop(managers=1)
+    rival = await make_shop(managers=1)
+    client = await new_client(shop, email="same.person@example.com")
+    twin = await find_or_create_client(rival.account.id, email="same.person@example.com", name="Client")
+    await dialogs.record_outbound(shop.managers[0], client.id, "hi", now=at(5))
+    await dialogs.record_outbound(rival.managers[0], twin.id, "hi from the rival", now=at(5))
+    order = await _flagged_order(shop, client)
+    await _fail(order, 20)
+    assert await _holders(order) == [shop.managers[0].id]
+    assert await important.open_items(rival.managers[0]) == []
+
+
+async def test_a_dialog_record_of_another_accounts_employee_never_counts(db):
+    # Defence in depth: even a stray record on this chat must not put one account's chat in front of another's staff.
+    shop = await make_shop(managers=1)
+    rival = await make_shop(managers=1)
+    client = await new_client(shop)
+    await dialogs.record_inbound(client, "hello", now=at(1))
+    chat = await Chat.get(client_id=client.id)
+    await DialogRecord.create(
+        account_id=rival.account.id, employee_id=rival.managers[0].id, chat_id=chat.id,
+        first_at=at(2), last_at=at(2), message_count=1,
+    )
+    order = await _flagged_order(shop, client)
+    await _fail(order, 20)
+    assert await ImportantItem.all().count() == 0
+
+
+async def test_the_order_manager_who_never_wrote_gets_nothing(db):
+    shop = await make_shop(managers=2)
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    writer = next(m for m in shop.managers if m.id != order.order_manager_id)
+    await dialogs.record_outbound(writer, client.id, "hi", now=at(5))
+    await _fail(order, 20)
+    assert await _holders(order) == [writer.id]
+
+
+async def test_a_new_failure_reaches_whoever_wrote_since_the_first_one_once_each(db):
+    shop = await make_shop(managers=2)
+    first, second = shop.managers
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    await dialogs.record_outbound(first, client.id, "hi", now=at(5))
+    await _fail(order, 20, "evt-1")
+    [earlier] = await ImportantItem.all()
+    await dialogs.record_outbound(second, client.id, "hello", now=at(25))
+    outcome = await _fail(order, 40, "evt-2")
+    assert await _holders(order) == sorted([first.id, second.id])
+    assert earlier.id in outcome.important_item_ids
+    assert {i.failed_at for i in await ImportantItem.all()} == {at(40)}
+
+
+async def test_open_items_are_mine_only_newest_failure_first(db):
+    shop = await make_shop(managers=2)
+    writer, silent = shop.managers
+    older = await _flagged_order(shop, await new_client(shop))
+    newer = await _flagged_order(shop, await new_client(shop))
+    for order in (older, newer):
+        await dialogs.record_outbound(writer, order.client_id, "hi", now=at(5))
+    await _fail(older, 20, "evt-older")
+    await _fail(newer, 30, "evt-newer")
+    assert [i.order_id for i in await important.open_items(writer)] == [newer.id, older.id]
+    assert await important.open_items(silent) == []
+    await _pay(newer, 50)
+    assert [i.order_id for i in await important.open_items(writer)] == [older.id]
+
+
+async def test_a_deactivated_employee_cannot_read_or_touch_his_items(db):
+    shop = await make_shop(managers=1)
+    manager = shop.managers[0]
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
+    await _fail(order, 20)
+    [item] = await ImportantItem.all()
+    gone = await accounts.update_employee(shop.owner, manager.id, active=False)
+    for attempt in (important.open_items(gone), important.mark_seen(gone, item.id), important.take(gone, item.id)):
+        with pytest.raises(NotAllowed):
+            await attempt
+    item = await reload(item)
+    assert (item.seen_at, item.taken_by_id) == (None, None)
+
+
+async def test_a_refused_mark_seen_leaves_the_bell_on(db):
+    shop = await make_shop(managers=2)
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    await dialogs.record_outbound(shop.managers[0], client.id, "hi", now=at(5))
+    await _fail(order, 20)
+    [item] = await ImportantItem.all()
+    with pytest.raises(NotAllowed):
+        await important.mark_seen(shop.owner, item.id, now=at(21))
+    assert (await reload(item)).seen_at is None
+
+
+async def test_taking_writes_one_outbox_row_per_item_to_its_holder(db):
+    shop = await make_shop(managers=3)
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    for manager in shop.managers:
+        await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
+    await _fail(order, 20)
+    taker = shop.managers[2]
+    mine = await ImportantItem.get(employee_id=taker.id)
+    taken = await important.take(taker, mine.id, now=at(22))
+    assert {i.taken_by_id for i in taken} == {taker.id}
+    rows = await Outbox.filter(kind="important.taken").order_by("employee_id")
+    assert [r.employee_id for r in rows] == sorted(m.id for m in shop.managers)
+    assert {r.payload["taken_by"] for r in rows} == {taker.id}
+    assert sorted(r.payload["important_item_id"] for r in rows) == sorted(i.id for i in taken)
+
+
+async def test_taking_twice_changes_nothing_more(db):
+    shop = await make_shop(managers=2)
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    for manager in shop.managers:
+        await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
+    await _fail(order, 20)
+    mine = await ImportantItem.get(employee_id=shop.managers[0].id)
+    await important.take(shop.managers[0], mine.id, now=at(22))
+    await important.take(shop.managers[0], mine.id, now=at(23))
+    assert {i.taken_at for i in await ImportantItem.all()} == {at(22)}
+    assert await Outbox.filter(kind="important.taken").count() == 2
+
+
+async def test_only_the_holder_may_take_his_item(db):
+    shop = await make_shop(managers=2)
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    await dialogs.record_outbound(shop.managers[0], client.id, "hi", now=at(5))
+    await _fail(order, 20)
+    [item] = await ImportantItem.all()
+    with pytest.raises(NotAllowed):
+        await important.take(shop.managers[1], item.id)
+    other = await make_shop(managers=1)
+    with pytest.raises(NotFound):
+        await important.take(other.owner, item.id)
+    assert (await reload(item)).taken_by_id is None
+    assert await Outbox.filter(kind="important.taken").count() == 0
+
+
+async def test_taking_a_resolved_item_changes_nothing(db):
+    shop = await make_shop(managers=1)
+    manager = shop.managers[0]
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
+    await _fail(order, 20)
+    await _pay(order, 30)
+    [item] = await ImportantItem.all()
+    assert await important.take(manager, item.id, now=at(31)) == []
+    assert (await reload(item)).taken_by_id is None
+
+
+async def test_each_alert_names_its_item_order_offer_and_client(db):
+    shop = await make_shop(managers=2)
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    for manager in shop.managers:
+        await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
+    outcome = await _fail(order, 20)
+    rows = await Outbox.filter(kind="important.created").order_by("id")
+    assert sorted(r.payload["important_item_id"] for r in rows) == sorted(outcome.important_item_ids)
+    assert {(r.client_id, r.payload["order_id"], r.payload["offer_id"]) for r in rows} == {
+        (client.id, order.id, shop.flagged_offer.id)
+    }
+    assert {r.account_id for r in rows} == {shop.account.id}
+
+
+async def test_items_and_alerts_are_written_with_the_failure_or_not_at_all(db, monkeypatch):
+    # SPEC §5.2: a crash half-way through the alerts leaves no item, no alert, no event and no status change,
+    # so the provider's resend delivers them all, once.
+    shop = await make_shop(managers=2)
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    for manager in shop.managers:
+        await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
+    real_enqueue = outbox.enqueue
+    calls = []
+
+    async def crash_on_second(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 2:
+            raise RuntimeError("crash while queueing the second alert")
+        return await real_enqueue(**kwargs)
+
+    monkeypatch.setattr(outbox, "enqueue", crash_on_second)
+    with pytest.raises(RuntimeError):
+        await _fail(order, 20)
+    assert await ImportantItem.all().count() == 0
+    assert await Outbox.filter(kind="important.created").count() == 0
+    assert await PaymentEvent.all().count() == 0
+    assert (await Order.get(id=order.id)).status == OrderStatus.NEW
+    monkeypatch.undo()
+    await _fail(order, 20)
+    assert await ImportantItem.all().count() == 2
+    assert await Outbox.filter(kind="important.created").count() == 2

@@ -1,0 +1,294 @@
+"""The real closer app and bot (aiogram's own HTTP session) against the Bot API emulator, in webhook and polling mode.
+
+Users act through the emulator; the bot's answers and alerts are read from what each emulated chat received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import unused_port
+
+from closer.app import create_app
+from closer.config import Settings
+from sales import accounts, dialogs
+from sales.clock import utcnow
+from sales.payments import PaymentNotice, apply_payment
+from sales.telegram_link import create_invite
+from storage.db import close_database, migrate, open_database
+from storage.models import Account, Client, DialogRecord, Employee, ImportantItem, Message, Order, PaymentResult, Role
+from telegram_emulator.app import create_emulator_app
+from telegram_emulator.world import World
+
+TOKEN = "7001:e2e-token"
+BOT_ID = 7001
+PUBLIC = "https://closer.test"
+CUSTOMER = 1001
+STAFF = {0: 2000, 1: 2001, 2: 2002}  # manager index → Telegram user id
+
+
+@dataclass
+class Stack:
+    world: World
+    account_id: int
+    manager_ids: list[int]
+    owner_id: int
+    widget_code: str
+    offer_id: int
+    flagged_offer_id: int
+
+    @property
+    def bot(self):
+        return self.world.bot(TOKEN)
+
+    def chat(self, user_id: int) -> list[dict]:
+        return self.world.transcript(self.bot, user_id)
+
+    def bot_texts(self, user_id: int) -> list[str]:
+        return [m.get("text") or "" for m in self.chat(user_id) if m["from_bot"]]
+
+    async def say(self, user_id: int, text: str, reply_to: int | None = None) -> None:
+        await self.world.user_sends(self.bot, user_id, text=text, reply_to=reply_to)
+
+
+async def eventually(check, timeout: float = 10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def _seed(world: World) -> Stack:
+    account = await accounts.create_account("E2E Motors", "owner@e2e.test", "owner-password")
+    owner = await Employee.get(account_id=account.id, role=Role.OWNER)
+    managers = [
+        await accounts.add_employee(owner, email=f"m{i}@e2e.test", name=f"Manager {i}", commission_rate="0.1")
+        for i in range(3)
+    ]
+    for index, manager in enumerate(managers):
+        user_id = STAFF[index]
+        world.add_user(user_id, manager.name)
+        world.started.add((BOT_ID, user_id))  # they opened their invite links
+        await Employee.filter(id=manager.id).update(telegram_user_id=user_id, telegram_chat_id=user_id)
+    widget = await accounts.add_widget(owner, code="spring", name="Spring landing")
+    offer = await accounts.add_offer(owner, title="Winter tyres", price="320.00", currency="EUR")
+    flagged = await accounts.add_offer(
+        owner, title="Driving course", price="490.00", currency="EUR", notify_on_failed_payment=True
+    )
+    world.add_user(CUSTOMER, "Anna", language_code="en")
+    return Stack(world, account.id, [m.id for m in managers], owner.id, widget.code, offer.id, flagged.id)
+
+
+@pytest.fixture(params=["webhook", "polling"])
+async def stack(request, tmp_path, aiohttp_server):
+    world = World()
+    world.add_bot(TOKEN, username="closer_e2e_bot")
+    emulator = await aiohttp_server(create_emulator_app(world, retry_delay=0.05))
+    url = f"sqlite://{tmp_path / 'e2e.db'}"
+    await migrate(url)
+    ctx = await open_database(url)
+    seeded = await _seed(world)
+    await close_database(ctx)
+    port = unused_port()
+    settings = Settings(
+        database_url=url,
+        telegram_api_url=str(emulator.make_url("")).rstrip("/"),
+        bot_token=TOKEN,
+        public_url=PUBLIC,
+        webhook_base_url=f"http://127.0.0.1:{port}" if request.param == "webhook" else None,
+    )
+    await aiohttp_server(create_app(settings, scheduler=False), port=port)
+    if request.param == "webhook":
+        assert world.bot(TOKEN).webhook_url == f"http://127.0.0.1:{port}/webhooks/telegram/{BOT_ID}"
+    yield seeded
+
+
+async def _customer_client(stack: Stack) -> Client:
+    return await eventually(lambda: Client.get_or_none(account_id=stack.account_id, telegram_user_id=CUSTOMER))
+
+
+async def test_a_new_customer_starts_with_a_widget_code_and_his_message_is_stored(stack):
+    await stack.say(CUSTOMER, f"/start {stack.widget_code}")
+    await eventually(lambda: any("Hello, Anna" in t for t in stack.bot_texts(CUSTOMER)))
+    await eventually(lambda: any("e-mail" in t for t in stack.bot_texts(CUSTOMER)))
+    skip = stack.chat(CUSTOMER)[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    await stack.world.user_presses(stack.bot, CUSTOMER, stack.chat(CUSTOMER)[-1]["message_id"], skip)
+    await eventually(lambda: any("No problem" in t for t in stack.bot_texts(CUSTOMER)))
+    await stack.say(CUSTOMER, "Do you have the course in May?")
+    message = await eventually(lambda: Message.get_or_none(text="Do you have the course in May?"))
+    client = await Client.get(id=(await message.chat).client_id).prefetch_related("widget")
+    assert client.telegram_user_id == CUSTOMER and client.widget.code == stack.widget_code
+    assert client.email_asked is True
+
+
+async def test_the_email_is_asked_once_and_validated(stack):
+    await stack.say(CUSTOMER, "/start")
+    await eventually(lambda: any("e-mail" in t for t in stack.bot_texts(CUSTOMER)))
+    await stack.say(CUSTOMER, "anna@nowhere")
+    await eventually(lambda: any("does not look like an e-mail" in t for t in stack.bot_texts(CUSTOMER)))
+    await stack.say(CUSTOMER, " Anna@Example.com ")
+    await eventually(lambda: any("Thank you!" in t for t in stack.bot_texts(CUSTOMER)))
+    client = await _customer_client(stack)
+    assert (await Client.get(id=client.id)).email == "anna@example.com"
+    await stack.say(CUSTOMER, "/start")
+    await eventually(lambda: sum("Hello, Anna" in t for t in stack.bot_texts(CUSTOMER)) == 2)
+    await asyncio.sleep(0.3)
+    assert sum("What is your e-mail" in t for t in stack.bot_texts(CUSTOMER)) == 1
+
+
+async def test_a_customer_who_ignores_the_email_question_just_talks_to_the_team(stack):
+    await stack.say(CUSTOMER, "/start")
+    await eventually(lambda: any("e-mail" in t for t in stack.bot_texts(CUSTOMER)))
+    await stack.say(CUSTOMER, "How much is the course?")
+    await eventually(lambda: Message.exists(text="How much is the course?"))
+    client = await _customer_client(stack)
+    assert (await Client.get(id=client.id)).email_asked is True
+
+
+async def test_an_employee_replies_from_telegram_and_the_customer_receives_it(stack):
+    await stack.say(CUSTOMER, "/start")
+    client = await _customer_client(stack)
+    manager_id, manager_user = stack.manager_ids[1], STAFF[1]
+    owner = await Employee.get(id=stack.owner_id)
+    from sales.clients import set_personal_manager
+
+    await set_personal_manager(owner, client.id, manager_id)
+    await stack.say(CUSTOMER, "Can I pay in two parts?")
+    forwarded = await eventually(
+        lambda: next((m for m in stack.chat(manager_user) if "Can I pay in two parts?" in (m.get("text") or "")), None)
+    )
+    assert "Anna" in forwarded["text"]
+    await stack.say(manager_user, "Yes, you can split it.", reply_to=forwarded["message_id"])
+    await eventually(lambda: "Yes, you can split it." in stack.bot_texts(CUSTOMER))
+    stored = await Message.get(text="Yes, you can split it.")
+    assert stored.employee_id == manager_id
+    assert await DialogRecord.exists(employee_id=manager_id, chat_id=stored.chat_id)
+
+
+async def test_ordering_an_offer_assigns_by_rotation_and_pings_the_manager(stack):
+    await stack.say(CUSTOMER, f"/start {stack.widget_code}")
+    await _customer_client(stack)
+    await stack.say(CUSTOMER, "/offers")
+    menu = await eventually(lambda: next((m for m in stack.chat(CUSTOMER) if "What would you like" in (m.get("text") or "")), None))
+    buy = next(b for row in menu["reply_markup"]["inline_keyboard"] for b in row if "Winter tyres" in b["text"])
+    await stack.world.user_presses(stack.bot, CUSTOMER, menu["message_id"], buy["callback_data"])
+    order = await eventually(lambda: Order.get_or_none(account_id=stack.account_id))
+    assert order.order_manager_id == min(stack.manager_ids)  # first in the rotation
+    manager_user = STAFF[stack.manager_ids.index(order.order_manager_id)]
+    await eventually(lambda: any(f"New order #{order.id}" in t for t in stack.bot_texts(manager_user)))
+    invoice = await eventually(lambda: next((m for m in stack.chat(CUSTOMER) if "invoice" in m), None))
+    assert invoice["invoice"]["total_amount"] == 32000
+    result = await stack.world.user_pays(stack.bot, CUSTOMER, invoice["message_id"], wait=5)
+    assert result["paid"] is True
+    await eventually(lambda: Order.exists(id=order.id, status="paid"))
+
+
+async def test_a_failed_payment_alerts_exactly_the_employees_who_chatted_before(stack):
+    await stack.say(CUSTOMER, "/start")
+    client = await _customer_client(stack)
+    early, never, late = [await Employee.get(id=i) for i in stack.manager_ids]
+    order = await _flagged_order(stack, client)
+    now = utcnow()
+    await dialogs.record_outbound(early, client.id, "Any questions about the course?", now=now - timedelta(minutes=5))
+    await apply_payment(
+        PaymentNotice("generic", "evt-fail-1", str(order.id), PaymentResult.FAILED, occurred_at=now, reason="card_declined")
+    )
+    await dialogs.record_outbound(late, client.id, "I am new here", now=now + timedelta(minutes=1))
+    alert = await eventually(lambda: next((m for m in stack.chat(STAFF[0]) if "Payment failed" in (m.get("text") or "")), None))
+    urls = {b["text"]: b.get("url") for row in alert["reply_markup"]["inline_keyboard"] for b in row}
+    item = await ImportantItem.get(employee_id=early.id)
+    assert urls["Open chat"] == f"{PUBLIC}/inbox/chats/{item.chat_id}"
+    assert urls["Open offer"] == f"{PUBLIC}/inbox/offers/{stack.flagged_offer_id}"
+    assert "Take" in urls and "card_declined" in alert["text"]
+    await asyncio.sleep(0.5)
+    assert not any("Payment failed" in t for t in stack.bot_texts(STAFF[1]))
+    assert not any("Payment failed" in t for t in stack.bot_texts(STAFF[2]))
+
+
+async def _flagged_order(stack: Stack, client: Client) -> Order:
+    from sales.orders import create_order
+
+    return await create_order(stack.account_id, client_id=client.id, offer_id=stack.flagged_offer_id)
+
+
+async def test_pressing_take_edits_the_alert_for_everyone(stack):
+    await stack.say(CUSTOMER, "/start")
+    client = await _customer_client(stack)
+    staff = [await Employee.get(id=i) for i in stack.manager_ids[:2]]
+    order = await _flagged_order(stack, client)
+    now = utcnow()
+    for employee in staff:
+        await dialogs.record_outbound(employee, client.id, "hello", now=now - timedelta(minutes=5))
+    await apply_payment(PaymentNotice("generic", "evt-fail-2", str(order.id), PaymentResult.FAILED, occurred_at=now))
+    alerts = [
+        await eventually(lambda u=u: next((m for m in stack.chat(u) if "Payment failed" in (m.get("text") or "")), None))
+        for u in (STAFF[0], STAFF[1])
+    ]
+    take = next(b for row in alerts[1]["reply_markup"]["inline_keyboard"] for b in row if b["text"] == "Take")
+    await stack.world.user_presses(stack.bot, STAFF[1], alerts[1]["message_id"], take["callback_data"])
+    for user, alert in zip((STAFF[0], STAFF[1]), alerts):
+        edited = await eventually(
+            lambda u=user, a=alert: next(
+                (m for m in stack.chat(u) if m["message_id"] == a["message_id"] and "Taken by Manager 1" in m["text"]), None
+            )
+        )
+        assert not any(b["text"] == "Take" for row in edited["reply_markup"]["inline_keyboard"] for b in row)
+
+
+async def test_an_employee_links_telegram_with_his_invite(stack):
+    owner = await Employee.get(id=stack.owner_id)
+    invite = await create_invite(owner, owner.id)
+    stack.world.add_user(3000, "Olena")
+    await stack.say(3000, f"/start {invite.token}")
+    await eventually(lambda: any("Welcome, Owner" in t for t in stack.bot_texts(3000)))
+    assert (await Employee.get(id=owner.id)).telegram_user_id == 3000
+    assert not await Client.exists(telegram_user_id=3000)
+    await stack.say(3000, "/important")
+    await eventually(lambda: any("Nothing important" in t for t in stack.bot_texts(3000)))
+
+
+async def test_the_customer_changes_language(stack):
+    await stack.say(CUSTOMER, "/start")
+    await stack.say(CUSTOMER, "/language")
+    menu = await eventually(lambda: next((m for m in stack.chat(CUSTOMER) if "Choose your language" in (m.get("text") or "")), None))
+    spanish = next(b for row in menu["reply_markup"]["inline_keyboard"] for b in row if b["text"] == "Español")
+    await stack.world.user_presses(stack.bot, CUSTOMER, menu["message_id"], spanish["callback_data"])
+    await eventually(lambda: "Idioma: español" in stack.bot_texts(CUSTOMER))
+    await stack.say(CUSTOMER, "/orders")
+    await eventually(lambda: any("Aún no tienes pedidos" in t for t in stack.bot_texts(CUSTOMER)))
+
+
+async def test_bad_input_gets_a_polite_answer_and_breaks_nothing(stack):
+    await stack.say(CUSTOMER, "/start")
+    client = await _customer_client(stack)
+    await stack.world.user_presses(
+        stack.bot, CUSTOMER, stack.chat(CUSTOMER)[-1]["message_id"],
+        stack.chat(CUSTOMER)[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+    )
+    await stack.say(CUSTOMER, "x" * 5000)
+    await eventually(lambda: any("too long" in t for t in stack.bot_texts(CUSTOMER)))
+    await stack.say(CUSTOMER, "/fly_me_to_the_moon")
+    await eventually(lambda: any("do not know this command" in t for t in stack.bot_texts(CUSTOMER)))
+    await stack.world.user_sends(stack.bot, CUSTOMER, content={"sticker": {
+        "file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1,
+        "is_animated": False, "is_video": False}})
+    await eventually(lambda: any("only pass on text" in t for t in stack.bot_texts(CUSTOMER)))
+    assert await Message.filter(chat__client_id=client.id, text="[unsupported: sticker]").exists()
+    forged = await stack.world.user_presses(stack.bot, CUSTOMER, stack.chat(CUSTOMER)[-1]["message_id"], "buy:999999", force=True)
+    callback_id = forged["callback_query"]["id"]
+    await eventually(lambda: stack.world.callbacks[callback_id]["answered"])
+    assert "not available" in stack.world.callbacks[callback_id]["answer_text"]
+    await stack.world.user_presses(stack.bot, CUSTOMER, stack.chat(CUSTOMER)[-1]["message_id"], "nonsense!", force=True)
+    await stack.say(CUSTOMER, "still here?")
+    await eventually(lambda: Message.exists(text="still here?"))
+    assert not await Message.filter(text__startswith="xxxx").exists()
