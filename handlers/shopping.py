@@ -26,7 +26,7 @@ from sales import orders
 from sales.assignment import OPEN_STATUSES
 from sales.clock import utcnow
 from sales.errors import DomainError
-from sales.payments import PaymentNotice, apply_payment
+from sales.payments import PaymentNotice, apply_payment, order_id_from_ref
 from storage.models import Client, Employee, Offer, Order, PaymentResult
 
 
@@ -80,8 +80,7 @@ async def buy(query: CallbackQuery, callback_data: BuyOffer, client: Client, acc
 def _order_from_payload(payload: str) -> int | None:
     if not payload.startswith(INVOICE_PREFIX):
         return None
-    number = payload[len(INVOICE_PREFIX):]
-    return int(number) if number.isdigit() and len(number) < 12 else None
+    return order_id_from_ref(payload[len(INVOICE_PREFIX):])
 
 
 async def pre_checkout(query: PreCheckoutQuery, client: Client | None = None) -> None:

@@ -83,7 +83,8 @@ def _validate(notice: PaymentNotice) -> PaymentNotice:
     )
 
 
-def _order_id(order_ref: str) -> int | None:
+def order_id_from_ref(order_ref: str) -> int | None:
+    """The order a provider names, if it is one we could have issued; anything else matches no order."""
     ref = order_ref.strip()
     # ASCII only: str.isdigit() also accepts "²" (which int() refuses) and other scripts' digits (which int()
     # reads as a number): neither is an order id we ever issued, so such an event is unmatched.
@@ -111,7 +112,7 @@ async def apply_payment(notice: PaymentNotice, *, now: datetime | None = None) -
 
 
 async def _store_and_apply(notice: PaymentNotice, now: datetime) -> PaymentOutcome:
-    order_id = _order_id(notice.order_ref)
+    order_id = order_id_from_ref(notice.order_ref)
     order = None
     if order_id is not None:
         order = await Order.filter(id=order_id).select_for_update().first()

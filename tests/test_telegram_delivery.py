@@ -1,0 +1,131 @@
+"""Alerts through the real Telegram channel and aiogram's session, against the emulator's limits (SPEC §4.3)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from aiogram.utils.i18n import I18n
+
+from bot.i18n import make_i18n
+from bot.registry import BotRegistry
+from bot.sender import RateLimiter
+from bot.session import default_limiter, make_session
+from delivery.telegram import TelegramChannel
+from delivery.worker import DeliveryWorker
+from sales import outbox
+from sales.clock import utcnow
+from storage.models import Account, Employee, Outbox, OutboxStatus, Role
+from telegram_emulator.app import create_emulator_app
+from telegram_emulator.world import World
+from tests.factories import make_shop
+
+TOKEN = "7002:delivery-token"
+
+
+@pytest.fixture
+async def emulated(aiohttp_server):
+    world = World()
+    world.add_bot(TOKEN)
+    server = await aiohttp_server(create_emulator_app(world))
+    return world, str(server.make_url("")).rstrip("/")
+
+
+async def _staff(shop, n: int, world: World) -> list[Employee]:
+    """n linked employees, each with his own Telegram chat."""
+    bot = world.bot(TOKEN)
+    staff = []
+    for i in range(n):
+        user_id = 50_000 + i
+        employee = await Employee.create(
+            account_id=shop.account.id, email=f"e{i}@fanout.test", name=f"E{i}", role=Role.MANAGER,
+            telegram_user_id=user_id, telegram_chat_id=user_id,
+        )
+        world.add_user(user_id, f"E{i}")
+        world.started.add((bot.id, user_id))
+        staff.append(employee)
+    return staff
+
+
+async def _ping_rows(shop, staff) -> list[Outbox]:
+    now = utcnow()
+    return [
+        await outbox.enqueue(
+            account_id=shop.account.id, kind=outbox.PERSONAL_MANAGER_SET, dedupe_key=f"fanout:{e.id}",
+            employee_id=e.id, client_id=(await _a_client(shop)).id, now=now,
+        )
+        for e in staff
+    ]
+
+
+async def _a_client(shop):
+    from tests.factories import new_client
+
+    if "client" not in shop.extra:
+        shop.extra["client"] = await new_client(shop, name="Fan Out")
+    return shop.extra["client"]
+
+
+async def _deliver_all(limiter: RateLimiter, url: str, account_id: int, clock=utcnow) -> DeliveryWorker:
+    session = make_session(url, limiter)
+    registry = BotRegistry(session)
+    registry.add(account_id, TOKEN, "secret")
+    worker = DeliveryWorker([TelegramChannel(registry, make_i18n(), "https://closer.test")], clock=clock)
+    try:
+        while await Outbox.filter(status=OutboxStatus.PENDING).exists():
+            if await worker.run_once() == 0:
+                break
+    finally:
+        await session.close()
+    return worker
+
+
+async def test_200_alerts_arrive_exactly_once_within_the_limits(db, emulated):
+    world, url = emulated
+    shop = await make_shop(managers=0)
+    staff = await _staff(shop, 200, world)
+    await _ping_rows(shop, staff)
+    await _deliver_all(default_limiter(), url, shop.account.id)
+    bot = world.bot(TOKEN)
+    received = Counter(
+        e.telegram_chat_id for e in staff for m in world.transcript(bot, e.telegram_chat_id) if m["from_bot"]
+    )
+    assert received == Counter({e.telegram_chat_id: 1 for e in staff})
+    assert world.counters["429"] <= 3  # at most a transient one at a window's edge
+    assert await Outbox.filter(status=OutboxStatus.SENT).count() == 200
+
+
+async def test_a_429_with_retry_after_is_waited_out(db, emulated):
+    world, url = emulated
+    world.per_bot_per_second = 5  # Telegram is stricter than we thought
+    shop = await make_shop(managers=0)
+    staff = await _staff(shop, 12, world)
+    await _ping_rows(shop, staff)
+    await _deliver_all(RateLimiter(per_bot=30), url, shop.account.id)
+    assert world.counters["429"] > 0
+    assert world.counters["sent"] == 12
+    assert await Outbox.filter(status=OutboxStatus.SENT).count() == 12
+
+
+async def test_a_user_who_blocked_the_bot_does_not_stop_the_others(db, emulated):
+    world, url = emulated
+    shop = await make_shop(managers=0)
+    staff = await _staff(shop, 5, world)
+    blocked = staff[2]
+    world.blocked.add((world.bot(TOKEN).id, blocked.telegram_chat_id))
+    rows = await _ping_rows(shop, staff)
+    await _deliver_all(default_limiter(), url, shop.account.id)
+    statuses = {r.id: (await Outbox.get(id=r.id)).status for r in rows}
+    assert [statuses[r.id] for r in rows] == [OutboxStatus.SENT] * 2 + [OutboxStatus.PARKED] + [OutboxStatus.SENT] * 2
+    assert (await Employee.get(id=blocked.id)).telegram_unreachable is True
+    assert world.counters["sent"] == 4
+
+
+async def test_an_employee_without_telegram_is_skipped(db, emulated):
+    world, url = emulated
+    shop = await make_shop(managers=1)
+    [row] = await _ping_rows(shop, shop.managers)
+    await _deliver_all(default_limiter(), url, shop.account.id)
+    assert (await Outbox.get(id=row.id)).status == OutboxStatus.SKIPPED
+    assert world.counters["sent"] == 0
