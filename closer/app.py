@@ -18,6 +18,8 @@ from sales.clock import utcnow
 from storage.db import close_database, open_database
 from storage.models import Account
 from storage.redis import close_redis, open_redis
+from telegram_emulator.app import create_emulator_app
+from telegram_emulator.world import World
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +69,33 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
 
 
+def _emulator(world: World, port: int):
+    """The demo's Telegram, served beside the app in the same process (before the bot needs it)."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        runner = web.AppRunner(create_emulator_app(world), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, app[SETTINGS].http_host, port).start()
+        yield
+        await runner.cleanup()
+
+    return ctx
+
+
 def create_app(
-    settings: Settings, *, clock: Callable[[], datetime] = utcnow, scheduler: bool = True
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    scheduler: bool = True,
+    emulator: tuple[World, int] | None = None,
 ) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
+    if emulator is not None:
+        app.cleanup_ctx.append(_emulator(*emulator))
     app.cleanup_ctx.append(telegram_ctx)
     if scheduler:
         app.cleanup_ctx.append(_scheduler)

@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from aiohttp import web
+from pydantic import SecretStr
 
 from closer.app import create_app
 from closer.config import Settings
@@ -38,8 +39,38 @@ async def _seed_demo(settings: Settings):
         await close_database(ctx)
 
 
-def _serve(settings: Settings, banner: str | None = None) -> None:
-    app = create_app(settings)
+def _demo(settings: Settings) -> int:
+    from closer.demo import DEMO_BOT_TOKEN, demo_world
+
+    emulator_port = settings.http_port + 1
+    base = f"http://{settings.http_host}"
+    settings = settings.model_copy(
+        update={
+            "database_url": DEMO_DATABASE_URL,
+            "redis_url": None,
+            "webhook_base_url": None,
+            "bot_token": SecretStr(DEMO_BOT_TOKEN),
+            "telegram_api_url": f"{base}:{emulator_port}",
+            "public_url": f"{base}:{settings.http_port}",
+        }
+    )
+    asyncio.run(migrate(settings.database_url))
+    login = asyncio.run(_seed_demo(settings))
+    _serve(
+        settings,
+        emulator=(demo_world(), emulator_port),
+        banner=(
+            f"closer demo is running.\n"
+            f"  Telegram: {base}:{emulator_port}/  (the emulated Telegram: chat as a customer or a manager)\n"
+            f"  health:   {base}:{settings.http_port}/healthz\n"
+            f"  login:    {login.email} / {login.password} (for the web inbox at {base}:{settings.http_port}/inbox/)"
+        ),
+    )
+    return 0
+
+
+def _serve(settings: Settings, banner: str | None = None, emulator=None) -> None:
+    app = create_app(settings, emulator=emulator)
 
     def announce(_: object) -> None:
         if banner:
@@ -79,16 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"account {account_id} created")
         return 0
     if args.command == "demo":
-        settings = settings.model_copy(update={"database_url": DEMO_DATABASE_URL, "redis_url": None})
-        asyncio.run(migrate(settings.database_url))
-        login = asyncio.run(_seed_demo(settings))
-        url = f"http://{settings.http_host}:{settings.http_port}"
-        _serve(
-            settings,
-            banner=f"closer demo is running at {url}/ (health: {url}/healthz)\n"
-            f"log in as {login.email} / {login.password}",
-        )
-        return 0
+        return _demo(settings)
     _serve(settings, banner=f"closer serving on http://{settings.http_host}:{settings.http_port}/")
     return 0
 

@@ -1,4 +1,4 @@
-"""The demo account of `closer demo`: a few staff, widgets, offers, clients and orders to look at."""
+"""The demo of `closer demo`: a seeded account, and an emulated Telegram where its staff and customers live."""
 
 from __future__ import annotations
 
@@ -6,16 +6,32 @@ from dataclasses import dataclass
 
 from sales import accounts, dialogs, orders
 from sales.clients import find_or_create_client
-from storage.models import Account, Employee, Role
+from storage.models import Account, Client, Employee, Role
+from telegram_emulator.world import World
 
 DEMO_OWNER_EMAIL = "owner@demo.closer"
 DEMO_PASSWORD = "demo-password"
+DEMO_BOT_TOKEN = "100200:demo-closer-bot"
+# Telegram user ids of the demo people: staff link their accounts, customers chat with the bot.
+DEMO_STAFF = {"maria@demo.closer": (2001, "Maria Manager"), "ivan@demo.closer": (2002, "Ivan Manager"),
+              "sofia@demo.closer": (2003, "Sofia Manager")}
+DEMO_CUSTOMERS = {"anna@example.com": (1001, "Anna Client"), "petro@example.com": (1002, "Petro Client")}
 
 
 @dataclass(frozen=True)
 class DemoLogin:
     email: str
     password: str
+
+
+def demo_world() -> World:
+    """Telegram as the demo needs it: the bot, the staff who opened their invite links, and two customers."""
+    world = World()
+    bot = world.add_bot(DEMO_BOT_TOKEN, username="closer_demo_bot", first_name="Demo Motors")
+    for user_id, name in [*DEMO_STAFF.values(), *DEMO_CUSTOMERS.values()]:
+        world.add_user(user_id, name.split()[0])
+        world.started.add((bot.id, user_id))
+    return world
 
 
 async def seed_demo() -> DemoLogin:
@@ -25,12 +41,11 @@ async def seed_demo() -> DemoLogin:
     account: Account = await accounts.create_account("Demo Motors", DEMO_OWNER_EMAIL, DEMO_PASSWORD, "Olena Owner")
     owner = await Employee.get(account_id=account.id, role=Role.OWNER)
     await accounts.add_employee(owner, email="admin@demo.closer", name="Adam Admin", role=Role.ADMIN, password=DEMO_PASSWORD)
-    managers = [
-        await accounts.add_employee(
-            owner, email=f"{login}@demo.closer", name=name, password=DEMO_PASSWORD, commission_rate="0.05"
-        )
-        for login, name in (("maria", "Maria Manager"), ("ivan", "Ivan Manager"), ("sofia", "Sofia Manager"))
-    ]
+    managers = []
+    for email, (user_id, name) in DEMO_STAFF.items():
+        manager = await accounts.add_employee(owner, email=email, name=name, password=DEMO_PASSWORD, commission_rate="0.05")
+        await Employee.filter(id=manager.id).update(telegram_user_id=user_id, telegram_chat_id=user_id)
+        managers.append(manager)
     landing = await accounts.add_widget(
         owner, code="landing", name="Spring landing page", notification_emails=["sales@demo.closer"]
     )
@@ -38,8 +53,9 @@ async def seed_demo() -> DemoLogin:
         owner, title="Driving course", price="490.00", currency="EUR", notify_on_failed_payment=True
     )
     await accounts.add_offer(owner, title="Winter tyres", price="320.00", currency="EUR")
-    for email, name in (("anna@example.com", "Anna Client"), ("petro@example.com", "Petro Client")):
+    for email, (user_id, name) in DEMO_CUSTOMERS.items():
         client = await find_or_create_client(account.id, email=email, name=name)
+        await Client.filter(id=client.id).update(telegram_user_id=user_id, email_asked=True, widget_id=landing.id)
         await dialogs.record_inbound(client, "Hello! Is the driving course still available?")
         order = await orders.create_order(account.id, client_id=client.id, offer_id=course.id, widget_id=landing.id)
         manager = next(m for m in managers if m.id == order.order_manager_id)

@@ -25,4 +25,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 # aiogram's i18n loads only compiled catalogues.
-.venv/bin/pybabel compile --statistics -d locales -D messages >/dev/null
+.venv/bin/pybabel compile -d locales -D messages >/dev/null 2>&1

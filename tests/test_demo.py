@@ -1,0 +1,63 @@
+"""`closer demo` (the README's first command): it starts on the embedded default and a person can talk to the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+
+import aiohttp
+from aiohttp.test_utils import unused_port
+
+
+async def _wait_for_line(stream: asyncio.StreamReader, needle: str, timeout: float) -> list[str]:
+    lines: list[str] = []
+
+    async def read() -> None:
+        while True:
+            line = (await stream.readline()).decode()
+            if not line:
+                raise AssertionError("closer demo ended early:\n" + "".join(lines))
+            lines.append(line)
+            if needle in line:
+                return
+
+    await asyncio.wait_for(read(), timeout)
+    return lines
+
+
+async def test_closer_demo_serves_the_bot_through_the_emulated_telegram(tmp_path):
+    port = unused_port()
+    while port + 1 > 65535:
+        port = unused_port()
+    env = {**os.environ, "HTTP_PORT": str(port), "LOG_LEVEL": "WARNING"}
+    env.pop("DATABASE_URL", None)
+    demo = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "closer.cli", "demo", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        lines = await _wait_for_line(demo.stdout, "login:", timeout=120)
+        banner = "".join(lines)
+        assert f"http://127.0.0.1:{port + 1}/" in banner and "owner@demo.closer" in banner
+        emulator = f"http://127.0.0.1:{port + 1}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as health:
+                assert health.status == 200
+            async with http.get(f"{emulator}/") as page:
+                assert "Telegram stand-in" in await page.text()
+            async with http.post(f"{emulator}/_emulator/send", json={"user_id": 1001, "text": "Can I pay next week?"}):
+                pass
+            forwarded = []
+            for _ in range(100):
+                async with http.get(f"{emulator}/_emulator/transcript", params={"user_id": "2001"}) as response:
+                    forwarded = [m.get("text", "") for m in (await response.json())["messages"]]
+                if any("Can I pay next week?" in t for t in forwarded):
+                    break
+                await asyncio.sleep(0.1)
+            assert any("Can I pay next week?" in t and "Anna" in t for t in forwarded), json.dumps(forwarded)
+        assert (tmp_path / "closer-demo.db").exists()
+    finally:
+        demo.terminate()
+        await asyncio.wait_for(demo.wait(), timeout=30)
