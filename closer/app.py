@@ -12,6 +12,7 @@ from bot.runtime import telegram_ctx
 from bot.webhook import telegram_webhook
 from closer.config import Settings
 from closer.keys import CLOCK, DATABASE, REDIS, SETTINGS
+from inbox.routes import setup_inbox
 from jobs.guard import DatabaseTickGuard, RedisTickGuard, TickGuard
 from jobs.scheduler import build_scheduler
 from sales.clock import utcnow
@@ -101,4 +102,5 @@ def create_app(
         app.cleanup_ctx.append(_scheduler)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/telegram/{bot_id}", telegram_webhook)
+    setup_inbox(app)
     return app

@@ -12,9 +12,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.middlewares import ClientMiddleware
 from handlers.callbacks import LanguageChoice, SkipEmail
-from handlers.filters import IsCustomer
+from handlers.filters import customer_router
 from sales import dialogs
 from sales.clients import SUPPORTED_LANGUAGES, client_from_telegram, set_client_email, set_language, skip_email
 from sales.errors import Conflict, Invalid
@@ -121,11 +120,7 @@ async def stale_button(query: CallbackQuery) -> None:
 
 def build_router() -> Router:
     """A fresh Router per dispatcher: a Router can be attached to one parent only."""
-    router = Router(name=__name__)
-    router.message.filter(IsCustomer())
-    router.callback_query.filter(IsCustomer())
-    router.message.middleware(ClientMiddleware())
-    router.callback_query.middleware(ClientMiddleware())
+    router = customer_router(__name__)
     router.message.register(start, CommandStart())
     router.message.register(choose_language, Command("language"))
     router.callback_query.register(language_chosen, LanguageChoice.filter(F.code.in_(SUPPORTED_LANGUAGES)))

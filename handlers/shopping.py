@@ -17,10 +17,9 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from bot.middlewares import ClientMiddleware
 from closer.config import Settings
 from handlers.callbacks import BuyOffer
-from handlers.filters import IsCustomer
+from handlers.filters import customer_router
 from handlers.texts import status_label
 from sales import orders
 from sales.assignment import OPEN_STATUSES
@@ -132,11 +131,7 @@ async def my_manager(message: Message, client: Client) -> None:
 
 def build_router() -> Router:
     """A fresh Router per dispatcher: a Router can be attached to one parent only."""
-    router = Router(name=__name__)
-    router.message.filter(IsCustomer())
-    router.callback_query.filter(IsCustomer())
-    router.message.middleware(ClientMiddleware())
-    router.callback_query.middleware(ClientMiddleware())
+    router = customer_router(__name__)
     router.message.register(list_offers, Command("offers"))
     router.callback_query.register(buy, BuyOffer.filter())
     router.pre_checkout_query.register(pre_checkout)

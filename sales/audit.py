@@ -7,6 +7,12 @@ from datetime import datetime
 from storage.models import AssignmentLog, AssignmentReason, AssignmentTarget
 
 
+async def _log(target: AssignmentTarget, *, from_id: int | None, to_id: int | None, now: datetime, **fields) -> AssignmentLog:
+    return await AssignmentLog.create(
+        target=target, from_employee_id=from_id, to_employee_id=to_id, created_at=now, **fields
+    )
+
+
 async def log_order_manager_change(
     *,
     account_id: int,
@@ -17,15 +23,9 @@ async def log_order_manager_change(
     actor_id: int | None,
     now: datetime,
 ) -> AssignmentLog:
-    return await AssignmentLog.create(
-        account_id=account_id,
-        target=AssignmentTarget.ORDER,
-        order_id=order_id,
-        from_employee_id=from_id,
-        to_employee_id=to_id,
-        reason=reason,
-        actor_id=actor_id,
-        created_at=now,
+    return await _log(
+        AssignmentTarget.ORDER, account_id=account_id, order_id=order_id, from_id=from_id, to_id=to_id,
+        reason=reason, actor_id=actor_id, now=now,
     )
 
 
@@ -39,15 +39,9 @@ async def log_personal_manager_change(
     actor_id: int | None,
     now: datetime,
 ) -> AssignmentLog:
-    return await AssignmentLog.create(
-        account_id=account_id,
-        target=AssignmentTarget.CLIENT,
-        client_id=client_id,
-        from_employee_id=from_id,
-        to_employee_id=to_id,
-        reason=reason,
-        actor_id=actor_id,
-        created_at=now,
+    return await _log(
+        AssignmentTarget.CLIENT, account_id=account_id, client_id=client_id, from_id=from_id, to_id=to_id,
+        reason=reason, actor_id=actor_id, now=now,
     )
 
 

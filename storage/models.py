@@ -580,3 +580,37 @@ class StaffRelay(Model):
     class Meta:
         table = "staff_relay"
         unique_together = (("employee", "telegram_message_id"),)
+
+
+class WebSession(Model):
+    # A logged-in browser. Only a hash of the cookie's token is stored, so a leaked table opens no session.
+    id = fields.BigIntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="web_sessions", on_delete=fields.CASCADE
+    )
+    # Sent back by the pages in X-CSRF-Token on every change; a cross-site form cannot know it.
+    csrf_token = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "web_session"
+
+
+class ApiToken(Model):
+    # A bearer token for integrations, made by an owner or admin; it acts with its maker's rights.
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="api_tokens", on_delete=fields.RESTRICT
+    )
+    created_by: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="api_tokens", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=100)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_token"

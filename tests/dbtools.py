@@ -8,6 +8,7 @@ from tortoise import connections
 from storage.db import dialect
 from storage.models import (
     Account,
+    ApiToken,
     AssignmentLog,
     CallLog,
     Chat,
@@ -27,12 +28,15 @@ from storage.models import (
     StaffRelay,
     TelegramInvite,
     TelegramUpdate,
+    WebSession,
     Widget,
     WidgetExclusion,
 )
 
 # Children before parents, so plain deletes never trip a foreign key.
 _ALL = (
+    WebSession,
+    ApiToken,
     StaffRelay,
     TelegramInvite,
     TelegramUpdate,

@@ -20,7 +20,7 @@ from sales.clock import utcnow
 from sales.payments import PaymentNotice, apply_payment
 from sales.telegram_link import create_invite
 from storage.db import close_database, migrate, open_database
-from storage.models import Account, Client, DialogRecord, Employee, ImportantItem, Message, Order, PaymentResult, Role
+from storage.models import Client, DialogRecord, Employee, ImportantItem, Message, Order, PaymentResult, Role
 from telegram_emulator.app import create_emulator_app
 from telegram_emulator.world import World
 
@@ -236,7 +236,7 @@ async def test_pressing_take_edits_the_alert_for_everyone(stack):
     ]
     take = next(b for row in alerts[1]["reply_markup"]["inline_keyboard"] for b in row if b["text"] == "Take")
     await stack.world.user_presses(stack.bot, STAFF[1], alerts[1]["message_id"], take["callback_data"])
-    for user, alert in zip((STAFF[0], STAFF[1]), alerts):
+    for user, alert in zip((STAFF[0], STAFF[1]), alerts, strict=True):
         edited = await eventually(
             lambda u=user, a=alert: next(
                 (m for m in stack.chat(u) if m["message_id"] == a["message_id"] and "Taken by Manager 1" in m["text"]), None

@@ -30,7 +30,7 @@ async def test_four_processes_creating_1000_orders_share_them_fairly_and_each_on
     await asyncio.sleep(3)
     start.touch()
     results = await asyncio.wait_for(asyncio.gather(*(w.communicate() for w in workers)), timeout=300)
-    for worker, (out, err) in zip(workers, results):
+    for worker, (out, err) in zip(workers, results, strict=True):
         assert worker.returncode == 0, err.decode()[-2000:]
         assert out.decode().strip() == str(ORDERS_EACH)
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 
 import pytest
-from aiogram.utils.i18n import I18n
 
 from bot.i18n import make_i18n
 from bot.registry import BotRegistry
@@ -16,7 +14,7 @@ from delivery.telegram import TelegramChannel
 from delivery.worker import DeliveryWorker
 from sales import outbox
 from sales.clock import utcnow
-from storage.models import Account, Employee, Outbox, OutboxStatus, Role
+from storage.models import Employee, Outbox, OutboxStatus, Role
 from telegram_emulator.app import create_emulator_app
 from telegram_emulator.world import World
 from tests.factories import make_shop

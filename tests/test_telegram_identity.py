@@ -17,7 +17,7 @@ from sales.clients import (
 from sales.errors import Conflict, Invalid, NotAllowed
 from sales.orders import create_order
 from sales.telegram_link import create_invite, redeem_invite
-from storage.models import Chat, Client, DialogRecord, Employee, Message, Order, Outbox
+from storage.models import Chat, Client, DialogRecord, Message, Outbox
 from tests.factories import at, make_shop, new_client, reload
 
 

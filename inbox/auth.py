@@ -1,0 +1,47 @@
+"""Who calls the API: a session cookie (pages) or a bearer token (integrations); CSRF for cookie calls."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from inbox.errors import json_error
+from sales.sessions import session_of, token_employee
+from storage.models import Employee
+
+SESSION_COOKIE = "closer_session"
+CSRF_HEADER = "X-CSRF-Token"
+EMPLOYEE = web.RequestKey("employee", Employee)
+# Reachable without being logged in.
+PUBLIC = {("POST", "/api/v1/session"), ("GET", "/api/v1/openapi.json")}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@web.middleware
+async def auth_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    if not request.path.startswith("/api/") or (request.method, request.path) in PUBLIC:
+        return await handler(request)
+    authorization = request.headers.get("Authorization", "")
+    if authorization.startswith("Bearer "):
+        employee = await token_employee(authorization.removeprefix("Bearer ").strip())
+        if employee is None:
+            return json_error(401, "unauthorized", "unknown or revoked token")
+    else:
+        found = await session_of(request.cookies.get(SESSION_COOKIE, ""))
+        if found is None:
+            return json_error(401, "unauthorized", "log in first")
+        employee, session = found
+        # A cookie rides along on any cross-site request; the header only comes from our own pages.
+        given = request.headers.get(CSRF_HEADER, "")
+        if request.method not in SAFE_METHODS and not hmac.compare_digest(given.encode(), session.csrf_token.encode()):
+            return json_error(403, "csrf", "missing or wrong X-CSRF-Token header")
+    request[EMPLOYEE] = employee
+    return await handler(request)
+
+
+def employee_of(request: web.Request) -> Employee:
+    return request[EMPLOYEE]
