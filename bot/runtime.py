@@ -16,6 +16,7 @@ from bot.session import default_limiter, make_session
 from closer.keys import BOTS, CLOCK, DELIVERY, DISPATCHER, REDIS, SETTINGS
 from delivery.telegram import TelegramChannel
 from delivery.worker import DeliveryWorker
+from storage.models import Account
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     polling = False
     for bot in registry.bots:
         try:
+            # Invite links name the bot (t.me/<username>); Telegram knows the username, not us.
+            me = await bot.me()
+            await Account.filter(id=registry.account_of(bot.id)).update(bot_username=me.username)
             if settings.webhook_base_url:
                 await bot.set_webhook(
                     url=f"{settings.webhook_base_url.rstrip('/')}/webhooks/telegram/{bot.id}",

@@ -14,6 +14,8 @@ from storage.models import Employee
 SESSION_COOKIE = "closer_session"
 CSRF_HEADER = "X-CSRF-Token"
 EMPLOYEE = web.RequestKey("employee", Employee)
+# The session's CSRF token, for pages that need it again after a reload (bearer calls have none).
+CSRF = web.RequestKey("csrf", str)
 # Reachable without being logged in.
 PUBLIC = {("POST", "/api/v1/session"), ("GET", "/api/v1/openapi.json")}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -35,6 +37,7 @@ async def auth_middleware(
         if found is None:
             return json_error(401, "unauthorized", "log in first")
         employee, session = found
+        request[CSRF] = session.csrf_token
         # A cookie rides along on any cross-site request; the header only comes from our own pages.
         given = request.headers.get(CSRF_HEADER, "")
         if request.method not in SAFE_METHODS and not hmac.compare_digest(given.encode(), session.csrf_token.encode()):
@@ -45,3 +48,7 @@ async def auth_middleware(
 
 def employee_of(request: web.Request) -> Employee:
     return request[EMPLOYEE]
+
+
+def csrf_of(request: web.Request) -> str | None:
+    return request.get(CSRF)

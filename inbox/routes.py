@@ -1,4 +1,4 @@
-"""The inbox's place in the app: its middlewares, resources and routes."""
+"""The inbox's place in the app: its middlewares, resources and every route of SPEC §8 (and the document of them)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,119 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from closer.keys import REDIS
-from inbox.api import important, session
+from inbox.api import catalog, chats, clients, important, orders, reports, session, staff
+from inbox.api.chats import HistoryQuery, TabQuery
+from inbox.api.clients import ClientQuery
+from inbox.api.orders import OrderQuery
+from inbox.api.reports import Period
 from inbox.auth import auth_middleware
 from inbox.errors import error_middleware
+from inbox.openapi import Endpoint, add_routes, document
+from inbox.schemas import (
+    AccountOut,
+    AccountPatch,
+    AssignIn,
+    AssignOut,
+    CallIn,
+    CallOut,
+    ChatOut,
+    ClientIn,
+    ClientOut,
+    ClientPatch,
+    CommissionReport,
+    EmployeeIn,
+    EmployeeOut,
+    EmployeePatch,
+    HistoryOut,
+    ImportantList,
+    ImportantOut,
+    InviteOut,
+    LogIn,
+    Me,
+    MessageIn,
+    MessageOut,
+    NewSession,
+    NewToken,
+    OfferIn,
+    OfferOut,
+    OfferPatch,
+    OrderIn,
+    OrderOut,
+    TokenIn,
+    WidgetIn,
+    WidgetOut,
+    WidgetPatch,
+    list_of,
+    page_of,
+)
 from inbox.throttle import LOGIN_THROTTLE, LoginThrottle
+
+OPENAPI = web.AppKey("openapi", dict)
+
+E = Endpoint
+ENDPOINTS: list[Endpoint] = [
+    E("POST", "/api/v1/session", session.log_in, "Log in; sets the session cookie", body=LogIn, response=NewSession,
+      public=True),
+    E("GET", "/api/v1/session", staff.me, "Who is logged in, his account and the CSRF token", response=Me),
+    E("DELETE", "/api/v1/session", session.log_out, "Log out"),
+    E("POST", "/api/v1/tokens", session.new_token, "A bearer token for an integration (owner/admin)", body=TokenIn,
+      response=NewToken, status=201),
+    E("GET", "/api/v1/account", staff.get_account, "The account and its detach_after", response=AccountOut),
+    E("PATCH", "/api/v1/account", staff.update_account, "Set detach_after (owner/admin)", body=AccountPatch,
+      response=AccountOut),
+    E("GET", "/api/v1/employees", staff.list_employees, "The account's staff", response=list_of(EmployeeOut)),
+    E("POST", "/api/v1/employees", staff.add_employee, "Invite an employee (owner/admin)", body=EmployeeIn,
+      response=EmployeeOut, status=201),
+    E("PATCH", "/api/v1/employees/{id}", staff.update_employee, "Role, active, away, capacity, commission rate",
+      body=EmployeePatch, response=EmployeeOut),
+    E("POST", "/api/v1/employees/{id}/telegram-invite", staff.telegram_invite, "A one-time Telegram link",
+      response=InviteOut, status=201),
+    E("GET", "/api/v1/widgets", catalog.list_widgets, "Widgets", response=list_of(WidgetOut)),
+    E("POST", "/api/v1/widgets", catalog.add_widget, "Add a widget (owner/admin)", body=WidgetIn, response=WidgetOut,
+      status=201),
+    E("PATCH", "/api/v1/widgets/{id}", catalog.update_widget, "Name, notification e-mails, exclusions",
+      body=WidgetPatch, response=WidgetOut),
+    E("GET", "/api/v1/offers", catalog.list_offers, "Offers", response=list_of(OfferOut)),
+    E("POST", "/api/v1/offers", catalog.add_offer, "Add an offer (owner/admin)", body=OfferIn, response=OfferOut,
+      status=201),
+    E("GET", "/api/v1/offers/{id}", catalog.get_offer, "One offer", response=OfferOut),
+    E("PATCH", "/api/v1/offers/{id}", catalog.update_offer, "Edit an offer (owner/admin)", body=OfferPatch,
+      response=OfferOut),
+    E("GET", "/api/v1/clients", clients.list_clients, "Clients", query=ClientQuery, response=page_of(ClientOut)),
+    E("POST", "/api/v1/clients", clients.add_client, "Add a client", body=ClientIn, response=ClientOut, status=201),
+    E("GET", "/api/v1/clients/{id}", clients.get_client, "The client card", response=ClientOut),
+    E("PATCH", "/api/v1/clients/{id}", clients.update_client, "Contact, notes, personal manager", body=ClientPatch,
+      response=ClientOut),
+    E("GET", "/api/v1/clients/{id}/orders", clients.client_orders, "All the client's orders",
+      response=list_of(OrderOut)),
+    E("GET", "/api/v1/orders", orders.list_orders, "Orders by filters", query=OrderQuery, response=page_of(OrderOut)),
+    E("POST", "/api/v1/orders", orders.create_order, "Create an order; assigned at once", body=OrderIn,
+      response=OrderOut, status=201),
+    E("POST", "/api/v1/orders/assign", orders.assign, "Assign responsible for selected orders", body=AssignIn,
+      response=AssignOut),
+    E("GET", "/api/v1/orders/{id}", orders.get_order, "One order", response=OrderOut),
+    E("GET", "/api/v1/orders/{id}/history", orders.order_history, "The order's audit trail", response=HistoryOut),
+    E("POST", "/api/v1/orders/{id}/take", orders.take, "Take an unassigned order", response=OrderOut),
+    E("POST", "/api/v1/orders/{id}/calls", orders.record_call, "Record a call outcome", body=CallIn,
+      response=CallOut, status=201),
+    E("GET", "/api/v1/chats", chats.list_chats, "A chat tab", query=TabQuery, response=page_of(ChatOut)),
+    E("GET", "/api/v1/chats/{id}", chats.get_chat, "One chat", response=ChatOut),
+    E("GET", "/api/v1/chats/{id}/messages", chats.messages, "History, newest first", query=HistoryQuery,
+      response=page_of(MessageOut)),
+    E("POST", "/api/v1/chats/{id}/messages", chats.send_message, "Write to the client", body=MessageIn,
+      response=MessageOut, status=201),
+    E("GET", "/api/v1/important", important.list_items, "My open important items", response=ImportantList),
+    E("GET", "/api/v1/important/history", important.history, "My resolved important items",
+      query=important.HistoryQuery, response=page_of(ImportantOut)),
+    E("POST", "/api/v1/important/{id}/seen", important.mark_seen, "The bell goes", response=ImportantOut),
+    E("POST", "/api/v1/important/{id}/take", important.take, "I handle it", response=ImportantOut),
+    E("GET", "/api/v1/reports/commissions", reports.commissions, "Commission per manager", query=Period,
+      response=CommissionReport),
+]
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])
 
 
 async def _throttle(app: web.Application) -> AsyncIterator[None]:
@@ -21,9 +130,6 @@ async def _throttle(app: web.Application) -> AsyncIterator[None]:
 def setup_inbox(app: web.Application) -> None:
     app.middlewares.extend([error_middleware, auth_middleware])
     app.cleanup_ctx.append(_throttle)
-    app.router.add_post("/api/v1/session", session.log_in)
-    app.router.add_delete("/api/v1/session", session.log_out)
-    app.router.add_post("/api/v1/tokens", session.new_token)
-    app.router.add_get("/api/v1/important", important.list_items)
-    app.router.add_post("/api/v1/important/{id}/seen", important.mark_seen)
-    app.router.add_post("/api/v1/important/{id}/take", important.take)
+    app[OPENAPI] = document(ENDPOINTS)
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    add_routes(app, ENDPOINTS)

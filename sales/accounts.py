@@ -144,6 +144,16 @@ async def update_employee(
     return employee
 
 
+def _price(value: Decimal | str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise Invalid("a price is a number", field="price") from None
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
+        raise Invalid("a price is a non-negative number below 10^10", field="price")
+    return amount.quantize(Decimal("0.01"))
+
+
 async def _new_widget(account_id: int, code: str, name: str, *, is_default: bool = False) -> Widget:
     if not _WIDGET_CODE.match(code):
         raise Invalid("a widget code is 1 to 64 letters, digits, _ or -", field="code")
@@ -201,19 +211,14 @@ async def add_offer(
     commission_rate: Decimal | str | None = None,
 ) -> Offer:
     require_admin(actor)
-    try:
-        amount = Decimal(str(price))
-    except InvalidOperation:
-        raise Invalid("a price is a number", field="price") from None
-    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
-        raise Invalid("a price is a non-negative number below 10^10", field="price")
+    amount = _price(price)
     currency = currency.strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise Invalid("a currency is a three-letter code", field="currency")
     return await Offer.create(
         account_id=actor.account_id,
         title=_name(title, "title"),
-        price=amount.quantize(Decimal("0.01")),
+        price=amount,
         currency=currency,
         notify_on_failed_payment=notify_on_failed_payment,
         commission_rate=_rate(commission_rate, "commission_rate"),
@@ -237,3 +242,55 @@ async def set_detach_after(actor: Employee, seconds: int) -> Account:
     account.detach_after_seconds = seconds
     await account.save(update_fields=["detach_after_seconds"])
     return account
+
+
+async def update_widget(
+    actor: Employee,
+    widget_id: int,
+    *,
+    name: str | None = None,
+    notification_emails: Iterable[str] | None = None,
+    excluded_employee_ids: Iterable[int] | None = None,
+) -> Widget:
+    """Change a widget's name, notification e-mails and rotation exclusions, all or nothing.
+
+    Its code stays: it is printed in deep links customers already have.
+    """
+    require_admin(actor)
+    async with in_transaction():
+        widget = await get_in_account(Widget, actor.account_id, widget_id, what="widget")
+        if name is not None:
+            widget.name = _name(name, "name")
+            await widget.save(update_fields=["name"])
+        if notification_emails is not None:
+            widget = await set_notification_emails(actor, widget.id, notification_emails)
+        if excluded_employee_ids is not None:
+            await set_widget_exclusions(actor, widget.id, excluded_employee_ids)
+    return widget
+
+
+async def update_offer(
+    actor: Employee,
+    offer_id: int,
+    *,
+    title: str | None = None,
+    price: Decimal | str | None = None,
+    notify_on_failed_payment: bool | None = None,
+    commission_rate: Decimal | str | None | object = ...,
+    active: bool | None = None,
+) -> Offer:
+    """Edit an offer. Existing orders keep the amount they were placed at; its currency never changes."""
+    require_admin(actor)
+    offer = await get_in_account(Offer, actor.account_id, offer_id, what="offer")
+    if title is not None:
+        offer.title = _name(title, "title")
+    if price is not None:
+        offer.price = _price(price)
+    if notify_on_failed_payment is not None:
+        offer.notify_on_failed_payment = notify_on_failed_payment
+    if commission_rate is not ...:
+        offer.commission_rate = _rate(commission_rate, "commission_rate")
+    if active is not None:
+        offer.active = active
+    await offer.save()
+    return offer

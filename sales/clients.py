@@ -137,6 +137,33 @@ async def update_notes(actor: Employee, client_id: int, notes: str) -> Client:
     return client
 
 
+async def add_client(actor: Employee, *, email: str, name: str = "", phone: str = "", notes: str = "") -> Client:
+    """A client entered by staff (a phone lead, say). The e-mail is his identity: an existing one is a conflict."""
+    require_active(actor)
+    if len(notes) > MAX_NOTES:
+        raise Invalid(f"notes are limited to {MAX_NOTES} characters", field="notes")
+    email = normalize_email(email)
+    try:
+        async with in_transaction():
+            return await Client.create(
+                account_id=actor.account_id, email=email, name=name.strip()[:200], phone=phone.strip()[:40],
+                notes=notes,
+            )
+    except IntegrityError:
+        raise Conflict("a client with this e-mail exists", field="email") from None
+
+
+async def update_contact(actor: Employee, client_id: int, *, name: str | None = None, phone: str | None = None) -> Client:
+    require_active(actor)
+    client = await get_in_account(Client, actor.account_id, client_id, what="client")
+    if name is not None:
+        client.name = name.strip()[:200]
+    if phone is not None:
+        client.phone = phone.strip()[:40]
+    await client.save(update_fields=["name", "phone"])
+    return client
+
+
 async def personal_manager_of_order(order: Order) -> Employee | None:
     client = await Client.get(id=order.client_id).prefetch_related("personal_manager")
     return client.personal_manager

@@ -2,49 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
-from closer.app import create_app
-from closer.config import Settings
 from sales import dialogs
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
-from storage.db import close_database, open_database
-from storage.models import ImportantItem, PaymentResult, WebSession
+from storage.models import Client, ImportantItem, PaymentResult, WebSession
 from tests.conftest import require_backend
-from tests.dbtools import truncate_all
-from tests.factories import Shop, at, make_shop, new_client
-
-PASSWORD = "manager-password"
-
-
-@dataclass
-class Api:
-    client: object
-    shop: Shop
-    other: Shop
-
-    async def log_in(self, email: str, password: str = PASSWORD) -> str:
-        response = await self.client.post("/api/v1/session", json={"email": email, "password": password})
-        assert response.status == 200, await response.text()
-        return (await response.json())["csrf_token"]
-
+from tests.apitools import PASSWORD, make_api
+from tests.factories import at, new_client
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def api(request, database_urls, aiohttp_client):
-    url = require_backend(database_urls, request.param)
-    ctx = await open_database(url)
-    await truncate_all()
-    from sales.accounts import hash_password
-    from storage.models import Employee
-
-    shop, other = await make_shop(managers=2), await make_shop(managers=1)
-    await Employee.all().update(password_hash=hash_password(PASSWORD))
-    await close_database(ctx)
-    app = create_app(Settings(database_url=url, telegram_api_url="http://127.0.0.1:1"), scheduler=False)
-    return Api(await aiohttp_client(app), shop, other)
+    return await make_api(require_backend(database_urls, request.param), aiohttp_client)
 
 
 async def test_logging_in_sets_a_secure_session_cookie_and_returns_a_csrf_token(api):
@@ -138,16 +108,19 @@ async def test_my_important_items_hold_client_time_bell_links_and_order(api):
     await api.log_in(api.shop.managers[0].email)
     [item] = (await (await api.client.get("/api/v1/important")).json())["items"]
     stored = await ImportantItem.get(order_id=order.id)
+    client_email = (await Client.get(id=order.client_id)).email
     assert item == {
         "id": stored.id,
-        "client": {"id": order.client_id, "name": "Ann <script>alert(1)</script>"},
-        "failed_at": at(10).isoformat(),
+        "client": {"id": order.client_id, "name": "Ann <script>alert(1)</script>", "email": client_email},
+        "failed_at": at(10).isoformat().replace("+00:00", "Z"),
         "reason": "card_declined",
         "seen": False,
         "taken_by": None,
         "resolved": False,
         "chat_url": f"http://127.0.0.1:8080/inbox/chats/{stored.chat_id}",
         "offer_url": f"http://127.0.0.1:8080/inbox/offers/{api.shop.flagged_offer.id}",
+        "chat_id": stored.chat_id,
+        "offer": {"id": api.shop.flagged_offer.id, "title": api.shop.flagged_offer.title},
         "order_id": order.id,
     }
 

@@ -1,48 +1,48 @@
-"""The Important tab over the API (SPEC §3.4–3.5, §8): my open items, mark seen, take."""
+"""The Important tab over the API (SPEC §3.4–3.6, §8): my open items, mark seen, take, the history."""
 
 from __future__ import annotations
 
-from aiohttp import web
+from typing import Annotated
 
-from closer.keys import SETTINGS
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from closer.keys import CLOCK, SETTINGS
 from inbox.auth import employee_of
 from inbox.body import path_id
-from sales import important
-from storage.models import Client, Employee, ImportantItem, Order
+from inbox.present import important_out
+from inbox.respond import query, send, send_page
+from inbox.schemas import ImportantList
+from sales import important, listing
+from storage.models import ImportantItem
 
 
-async def item_json(item: ImportantItem, public_url: str) -> dict:
-    order = await Order.get(id=item.order_id)
-    client = await Client.get(id=order.client_id)
-    taker = await Employee.get(id=item.taken_by_id) if item.taken_by_id else None
-    return {
-        "id": item.id,
-        "client": {"id": client.id, "name": client.name or client.email or f"#{client.id}"},
-        "failed_at": item.failed_at.isoformat(),
-        "reason": item.reason,
-        "seen": item.seen_at is not None,
-        "taken_by": {"id": taker.id, "name": taker.name} if taker else None,
-        "resolved": item.resolved_at is not None,
-        "chat_url": f"{public_url}/inbox/chats/{item.chat_id}",
-        "offer_url": f"{public_url}/inbox/offers/{item.offer_id}",
-        "order_id": item.order_id,
-    }
+class HistoryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+    limit: Annotated[int, Field(ge=1, le=listing.MAX_PAGE)] | None = None
 
 
 async def list_items(request: web.Request) -> web.Response:
-    items = await important.open_items(employee_of(request))
-    public_url = request.app[SETTINGS].public_url
-    return web.json_response({"items": [await item_json(i, public_url) for i in items]})
+    actor = employee_of(request)
+    items = await important.open_items(actor)
+    out = await important_out(items, request.app[SETTINGS].public_url)
+    return send(ImportantList(items=out, unseen=sum(1 for i in out if not i.seen)))
+
+
+async def history(request: web.Request) -> web.Response:
+    wanted = query(request, HistoryQuery)
+    page = await listing.important_history(employee_of(request), cursor=wanted.cursor, limit=wanted.limit)
+    return send_page(await important_out(page.rows, request.app[SETTINGS].public_url), page)
 
 
 async def mark_seen(request: web.Request) -> web.Response:
-    item = await important.mark_seen(employee_of(request), path_id(request))
-    return web.json_response(await item_json(item, request.app[SETTINGS].public_url))
+    item = await important.mark_seen(employee_of(request), path_id(request), now=request.app[CLOCK]())
+    return send((await important_out([item], request.app[SETTINGS].public_url))[0])
 
 
 async def take(request: web.Request) -> web.Response:
-    employee = employee_of(request)
     item_id = path_id(request)
-    await important.take(employee, item_id)
+    await important.take(employee_of(request), item_id, now=request.app[CLOCK]())
     item = await ImportantItem.get(id=item_id)
-    return web.json_response(await item_json(item, request.app[SETTINGS].public_url))
+    return send((await important_out([item], request.app[SETTINGS].public_url))[0])

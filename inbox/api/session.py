@@ -1,29 +1,17 @@
-"""POST/DELETE /api/v1/session: log in and out; POST /api/v1/tokens: bearer tokens for integrations."""
+"""POST/GET/DELETE /api/v1/session: log in, who am I, log out; POST /api/v1/tokens: bearer tokens."""
 
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, Field
 
 from closer.keys import SETTINGS
 from inbox.auth import SESSION_COOKIE, employee_of
 from inbox.body import parse
+from inbox.present import employee_out
+from inbox.respond import send
+from inbox.schemas import LogIn, NewSession, NewToken, TokenIn
 from inbox.throttle import LOGIN_THROTTLE
 from sales import sessions
-
-
-class LogIn(BaseModel):
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
-
-
-class NewToken(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-
-
-def _employee_json(employee) -> dict:
-    return {"id": employee.id, "name": employee.name, "email": employee.email, "role": str(employee.role),
-            "language": employee.language}
 
 
 async def log_in(request: web.Request) -> web.Response:
@@ -37,7 +25,7 @@ async def log_in(request: web.Request) -> web.Response:
         await throttle.failed(key)
         raise
     await throttle.succeeded(key)
-    response = web.json_response({"employee": _employee_json(new.employee), "csrf_token": new.csrf_token})
+    response = send(NewSession(employee=employee_out(new.employee), csrf_token=new.csrf_token))
     response.set_cookie(
         SESSION_COOKIE, new.token, expires=new.expires_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
         httponly=True, samesite="Lax", secure=request.app[SETTINGS].public_url.startswith("https://"), path="/",
@@ -53,6 +41,6 @@ async def log_out(request: web.Request) -> web.Response:
 
 
 async def new_token(request: web.Request) -> web.Response:
-    body = await parse(request, NewToken)
+    body = await parse(request, TokenIn)
     token = await sessions.issue_api_token(employee_of(request), body.name)
-    return web.json_response({"token": token, "name": body.name}, status=201)
+    return send(NewToken(token=token, name=body.name), status=201)

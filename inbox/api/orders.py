@@ -1,0 +1,105 @@
+"""Orders (SPEC §1, §2.3): lists with filters, creation with auto-assignment, group assignment, take, calls."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from closer.keys import CLOCK
+from inbox.auth import employee_of
+from inbox.body import parse, path_id
+from inbox.present import orders_out
+from inbox.respond import query, send, send_page
+from inbox.schemas import AssignIn, AssignOut, CallIn, CallOut, HistoryEntry, HistoryOut, Id, OrderIn
+from sales import assignment, audit, listing, orders
+from sales.access import require_active
+from sales.clients import find_or_create_client
+from sales.errors import Invalid
+from storage.models import OrderStatus
+
+
+class OrderQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: OrderStatus | None = None
+    order_manager_id: Id | None = None
+    personal_manager_id: Id | None = None
+    widget_id: Id | None = None
+    offer_id: Id | None = None
+    created_from: AwareDatetime | None = None
+    created_to: AwareDatetime | None = None
+    unassigned: bool = False
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+    limit: Annotated[int, Field(ge=1, le=listing.MAX_PAGE)] | None = None
+
+
+def _ids_from_query(raw: dict) -> dict:
+    # Query strings carry text; ids are strict integers in the model, so convert the digits here.
+    return {k: int(v) if k.endswith("_id") and v.isascii() and v.isdigit() and len(v) < 12 else v
+            for k, v in raw.items()}
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    wanted = query(request, OrderQuery, convert=_ids_from_query)
+    page = await listing.orders(
+        employee_of(request),
+        listing.OrderFilter(**wanted.model_dump(exclude={"cursor", "limit"})),
+        cursor=wanted.cursor, limit=wanted.limit,
+    )
+    return send_page(await orders_out(page.rows), page)
+
+
+async def create_order(request: web.Request) -> web.Response:
+    body = await parse(request, OrderIn)
+    actor = employee_of(request)
+    require_active(actor)
+    if (body.client_id is None) == (body.client_email is None):
+        raise Invalid("give client_id or client_email, one of them", field="client_id")
+    client_id = body.client_id
+    if client_id is None:
+        client_id = (await find_or_create_client(actor.account_id, email=body.client_email)).id
+    else:
+        await listing.visible_client(actor, client_id)
+    order = await orders.create_order(
+        actor.account_id, client_id=client_id, offer_id=body.offer_id, widget_id=body.widget_id,
+        customer_info=body.customer_info, now=request.app[CLOCK](),
+    )
+    return send((await orders_out([order]))[0], status=201)
+
+
+async def get_order(request: web.Request) -> web.Response:
+    order = await listing.visible_order(employee_of(request), path_id(request))
+    return send((await orders_out([order]))[0])
+
+
+async def order_history(request: web.Request) -> web.Response:
+    order = await listing.visible_order(employee_of(request), path_id(request))
+    rows = await audit.order_history(order.id)
+    return send(HistoryOut(items=[
+        HistoryEntry(id=r.id, target=str(r.target), from_employee_id=r.from_employee_id,
+                     to_employee_id=r.to_employee_id, reason=str(r.reason), actor_id=r.actor_id, created_at=r.created_at)
+        for r in rows
+    ]))
+
+
+async def assign(request: web.Request) -> web.Response:
+    body = await parse(request, AssignIn)
+    changed = await assignment.assign_orders(employee_of(request), body.order_ids, body.employee_id,
+                                             now=request.app[CLOCK]())
+    return send(AssignOut(changed=changed))
+
+
+async def take(request: web.Request) -> web.Response:
+    order = await assignment.take_order(employee_of(request), path_id(request), now=request.app[CLOCK]())
+    return send((await orders_out([order]))[0])
+
+
+async def record_call(request: web.Request) -> web.Response:
+    body = await parse(request, CallIn)
+    call = await orders.record_call(
+        employee_of(request), path_id(request), body.outcome, call_back_at=body.call_back_at, comment=body.comment,
+        now=request.app[CLOCK](),
+    )
+    return send(CallOut(id=call.id, order_id=call.order_id, outcome=str(call.outcome), call_back_at=call.call_back_at,
+                        comment=call.comment, created_at=call.created_at), status=201)

@@ -1,0 +1,40 @@
+"""Answers in the API's shapes, and query strings read through a model like bodies are."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from sales.errors import Invalid
+from sales.listing import Page
+
+Q = TypeVar("Q", bound=BaseModel)
+
+
+def send(model: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(text=model.model_dump_json(), status=status, content_type="application/json")
+
+
+def send_page(items: Sequence[BaseModel], page: Page) -> web.Response:
+    body = '{"items":[' + ",".join(i.model_dump_json() for i in items) + "]"
+    body += ',"next_cursor":' + ("null" if page.next_cursor is None else f'"{page.next_cursor}"') + "}"
+    return web.Response(text=body, content_type="application/json")
+
+
+def query(request: web.Request, model: type[Q], convert: Callable[[dict], dict] | None = None) -> Q:
+    allowed = {info.alias or name for name, info in model.model_fields.items()}
+    unknown = set(request.query) - allowed
+    if unknown:
+        raise Invalid("unknown query parameter", field=sorted(unknown)[0])
+    if any(len(request.query.getall(k)) > 1 for k in request.query):
+        raise Invalid("a query parameter is given twice", field=next(k for k in request.query
+                                                                     if len(request.query.getall(k)) > 1))
+    try:
+        raw = dict(request.query)
+        return model.model_validate(convert(raw) if convert else raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise Invalid(first["msg"], field=".".join(str(p) for p in first["loc"]) or "query") from None

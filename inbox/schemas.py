@@ -1,0 +1,347 @@
+"""The API's shapes: what each endpoint accepts and returns. The OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+# Ids are 32-bit columns; anything outside is no row (and PostgreSQL would refuse the parameter).
+Id = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Email = Annotated[str, Field(min_length=3, max_length=254)]
+Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
+Money = Annotated[Decimal, Field(ge=0, lt=Decimal("1e10"), max_digits=12, decimal_places=2)]
+
+
+class In(BaseModel):
+    # Unknown fields are a mistake of the caller, not something to ignore silently.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    pass
+
+
+class Error(Out):
+    class Body(Out):
+        code: str
+        message: str
+        field: str | None
+
+    error: Body
+
+
+# --- session and tokens
+
+class LogIn(In):
+    email: Annotated[str, Field(max_length=254)]
+    password: Annotated[str, Field(max_length=1024)]
+
+
+class TokenIn(In):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class NewToken(Out):
+    token: str
+    name: str
+
+
+# --- employees
+
+class EmployeeRef(Out):
+    id: int
+    name: str
+
+
+class EmployeeOut(Out):
+    id: int
+    email: str
+    name: str
+    role: Literal["owner", "admin", "manager"]
+    active: bool
+    away: bool
+    capacity: int | None
+    commission_rate: str
+    language: str
+    telegram_linked: bool
+
+
+class EmployeeIn(In):
+    email: Email
+    name: Name
+    role: Literal["admin", "manager"] = "manager"
+    password: Annotated[str, Field(min_length=8, max_length=1024)] | None = None
+    commission_rate: Rate | None = None
+    capacity: Annotated[StrictInt, Field(ge=0, le=100_000)] | None = None
+
+
+class EmployeePatch(In):
+    role: Literal["owner", "admin", "manager"] | None = None
+    active: StrictBool | None = None
+    away: StrictBool | None = None
+    capacity: Annotated[StrictInt, Field(ge=0, le=100_000)] | None = None
+    commission_rate: Rate | None = None
+
+
+class InviteOut(Out):
+    url: str
+    expires_at: datetime
+
+
+# --- widgets
+
+class WidgetOut(Out):
+    id: int
+    code: str
+    name: str
+    is_default: bool
+    notification_emails: list[str]
+    excluded_employee_ids: list[int]
+
+
+class WidgetIn(In):
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    name: Name
+    notification_emails: Annotated[list[Email], Field(max_length=20)] = []
+    excluded_employee_ids: Annotated[list[Id], Field(max_length=500)] = []
+
+
+class WidgetPatch(In):
+    name: Name | None = None
+    notification_emails: Annotated[list[Email], Field(max_length=20)] | None = None
+    excluded_employee_ids: Annotated[list[Id], Field(max_length=500)] | None = None
+
+
+# --- offers
+
+class OfferOut(Out):
+    id: int
+    title: str
+    price: str
+    currency: str
+    notify_on_failed_payment: bool
+    commission_rate: str | None
+    active: bool
+
+
+class OfferIn(In):
+    title: Name
+    price: Money
+    currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
+    notify_on_failed_payment: StrictBool = False
+    commission_rate: Rate | None = None
+
+
+class OfferPatch(In):
+    title: Name | None = None
+    price: Money | None = None
+    notify_on_failed_payment: StrictBool | None = None
+    commission_rate: Rate | None = None
+    active: StrictBool | None = None
+
+
+# --- clients
+
+class ClientRef(Out):
+    id: int
+    name: str
+    email: str | None
+
+
+class ClientOut(Out):
+    id: int
+    email: str | None
+    name: str
+    phone: str
+    notes: str
+    language: str
+    telegram: bool
+    personal_manager: EmployeeRef | None
+    chat_id: int | None
+    created_at: datetime
+
+
+class ClientIn(In):
+    email: Email
+    name: Annotated[str, Field(max_length=200)] = ""
+    phone: Annotated[str, Field(max_length=40)] = ""
+    notes: Annotated[str, Field(max_length=10_000)] = ""
+
+
+class ClientPatch(In):
+    name: Annotated[str, Field(max_length=200)] | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    notes: Annotated[str, Field(max_length=10_000)] | None = None
+    # null clears the personal manager; leaving the field out keeps him.
+    personal_manager_id: Id | None = None
+
+
+# --- orders
+
+class OfferRef(Out):
+    id: int
+    title: str
+
+
+class OrderOut(Out):
+    id: int
+    client: ClientRef
+    offer: OfferRef
+    widget_id: int
+    status: Literal["new", "awaiting_payment", "paid", "failed", "cancelled", "refunded"]
+    amount: str
+    currency: str
+    order_manager: EmployeeRef | None
+    personal_manager: EmployeeRef | None
+    assigned_at: datetime | None
+    last_action_at: datetime | None
+    failure_reason: str | None
+    failed_at: datetime | None
+    paid_at: datetime | None
+    last_call_at: datetime | None
+    call_back_at: datetime | None
+    customer_info: str
+    created_at: datetime
+
+
+class OrderIn(In):
+    client_id: Id | None = None
+    client_email: Email | None = None
+    offer_id: Id
+    widget_id: Id | None = None
+    customer_info: Annotated[str, Field(max_length=10_000)] = ""
+
+
+class AssignIn(In):
+    order_ids: Annotated[list[Id], Field(min_length=1, max_length=500)]
+    employee_id: Id
+
+
+class AssignOut(Out):
+    changed: list[int]
+
+
+class CallIn(In):
+    outcome: Literal["no_answer", "call_back", "talked", "promised_to_pay", "refused"]
+    call_back_at: AwareDatetime | None = None
+    comment: Annotated[str, Field(max_length=10_000)] = ""
+
+
+class CallOut(Out):
+    id: int
+    order_id: int
+    outcome: str
+    call_back_at: datetime | None
+    comment: str
+    created_at: datetime
+
+
+class HistoryEntry(Out):
+    id: int
+    target: Literal["order", "client"]
+    from_employee_id: int | None
+    to_employee_id: int | None
+    reason: str
+    actor_id: int | None
+    created_at: datetime
+
+
+class HistoryOut(Out):
+    items: list[HistoryEntry]
+
+
+# --- chats
+
+class ChatOut(Out):
+    id: int
+    client: ClientRef
+    last_message_at: datetime | None
+    last_message: str | None
+
+
+class MessageOut(Out):
+    id: int
+    chat_id: int
+    direction: Literal["in", "out"]
+    sender_kind: str
+    employee: EmployeeRef | None
+    text: str
+    created_at: datetime
+
+
+class MessageIn(In):
+    text: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+# --- important items
+
+class ImportantOut(Out):
+    id: int
+    client: ClientRef
+    failed_at: datetime
+    reason: str | None
+    seen: bool
+    taken_by: EmployeeRef | None
+    resolved: bool
+    chat_id: int
+    chat_url: str
+    offer_url: str
+    offer: OfferRef
+    order_id: int
+
+
+class ImportantList(Out):
+    items: list[ImportantOut]
+    unseen: int
+
+
+# --- reports
+
+class CommissionLineOut(Out):
+    employee: EmployeeRef
+    total: str
+
+
+class CommissionReport(Out):
+    period_from: datetime
+    period_to: datetime
+    lines: list[CommissionLineOut]
+
+
+class AccountOut(Out):
+    id: int
+    name: str
+    detach_after: int
+
+
+class AccountPatch(In):
+    detach_after: Annotated[StrictInt, Field(ge=0, le=365 * 24 * 3600)]
+
+
+class NewSession(Out):
+    employee: EmployeeOut
+    csrf_token: str
+
+
+class Me(Out):
+    employee: EmployeeOut
+    account: AccountOut
+    csrf_token: str | None
+
+
+def page_of(model: type[Out]) -> type[Out]:
+    """A page of a list: its rows and the cursor of the next page (null on the last one)."""
+    return type(
+        f"{model.__name__.removesuffix('Out')}Page",
+        (Out,),
+        {"__annotations__": {"items": list[model], "next_cursor": str | None}},
+    )
+
+
+def list_of(model: type[Out]) -> type[Out]:
+    """A whole (short) list: staff, widgets, offers, a client's orders."""
+    return type(f"{model.__name__.removesuffix('Out')}List", (Out,), {"__annotations__": {"items": list[model]}})
