@@ -11,7 +11,8 @@ from aiohttp import web
 from bot.runtime import telegram_ctx
 from bot.webhook import telegram_webhook
 from closer.config import Settings
-from closer.keys import CLOCK, DATABASE, REDIS, SETTINGS
+from closer.keys import CLOCK, DATABASE, LIVE, REDIS, SETTINGS
+from inbox.live import LiveBus
 from inbox.routes import setup_inbox
 from jobs.guard import DatabaseTickGuard, RedisTickGuard, TickGuard
 from jobs.scheduler import build_scheduler
@@ -40,6 +41,13 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = open_redis(url)
     yield
     await close_redis(app[REDIS])
+
+
+async def _live(app: web.Application) -> AsyncIterator[None]:
+    app[LIVE] = LiveBus(app.get(REDIS))
+    await app[LIVE].start()
+    yield
+    await app[LIVE].stop()
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
@@ -95,6 +103,7 @@ def create_app(
     app[CLOCK] = clock
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(_live)
     if emulator is not None:
         app.cleanup_ctx.append(_emulator(*emulator))
     app.cleanup_ctx.append(telegram_ctx)

@@ -13,6 +13,9 @@ from tortoise.context import TortoiseContext
 from bot.registry import BotRegistry
 from closer.config import Settings
 from delivery.worker import DeliveryWorker
+from inbox.live import LIVE
+
+__all__ = ["BOTS", "CLOCK", "DATABASE", "DELIVERY", "DISPATCHER", "LIVE", "REDIS", "SETTINGS"]
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Callable[[], datetime])

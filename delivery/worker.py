@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -44,6 +44,7 @@ class DeliveryWorker:
         lease: timedelta = timedelta(seconds=60),
         max_attempts: int = 8,
         idle_sleep: float = 0.2,
+        on_claimed: Callable[[list[Outbox]], Awaitable[None]] | None = None,
     ) -> None:
         self._by_kind: dict[str, Channel] = {kind: ch for ch in channels for kind in ch.kinds}
         self._clock = clock
@@ -52,6 +53,8 @@ class DeliveryWorker:
         self._max_attempts = max_attempts
         self._idle_sleep = idle_sleep
         self._wake = asyncio.Event()
+        # Told of every claimed batch before sending (the inbox's live events): a page need not wait for Telegram.
+        self._on_claimed = on_claimed
 
     def wake(self) -> None:
         """Something was just written: look now instead of after the idle sleep."""
@@ -98,6 +101,11 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         rows = await self._claim()
+        if rows and self._on_claimed is not None:
+            try:
+                await self._on_claimed(rows)
+            except Exception:  # live events are a courtesy; delivery goes on without them
+                log.exception("live events failed")
         by_recipient: dict[tuple[str, int | None], list[Outbox]] = defaultdict(list)
         for row in rows:
             key = ("employee", row.employee_id) if row.employee_id is not None else ("client", row.client_id)

@@ -12,6 +12,7 @@ from inbox.api.chats import HistoryQuery, TabQuery
 from inbox.api.clients import ClientQuery
 from inbox.api.orders import OrderQuery
 from inbox.api.reports import Period
+from inbox import live
 from inbox.auth import auth_middleware
 from inbox.errors import error_middleware
 from inbox.openapi import Endpoint, add_routes, document
@@ -132,4 +133,5 @@ def setup_inbox(app: web.Application) -> None:
     app.cleanup_ctx.append(_throttle)
     app[OPENAPI] = document(ENDPOINTS)
     app.router.add_get("/api/v1/openapi.json", openapi)
+    app.router.add_get("/api/v1/live", live.websocket)
     add_routes(app, ENDPOINTS)

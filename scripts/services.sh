@@ -28,3 +28,8 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
+
+# The inbox's browser tests drive Debian's Chromium (playwright cannot download its own here).
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+fi

@@ -1,0 +1,148 @@
+"""Live events for logged-in employees (issue: live updates): new messages, important items, assignments.
+
+Events start as outbox rows (written in the transaction of whatever caused them); the delivery worker hands each
+claimed batch to `publish_rows`. With Redis, events go through pub/sub, so an employee connected to process A sees
+what process B did; without Redis they stay inside the one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from inbox.auth import employee_of
+from sales import outbox
+from storage.models import Outbox
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "closer:live:"
+# Kinds a page reacts to; the rest (messages to clients, e-mails) concern nobody's screen.
+LIVE_KINDS = {
+    outbox.IMPORTANT_CREATED: "important",
+    outbox.IMPORTANT_TAKEN: "important",
+    outbox.IMPORTANT_RESOLVED: "important",
+    outbox.MESSAGE_TO_STAFF: "message",
+    outbox.ORDER_ASSIGNED: "assignment",
+    outbox.ORDERS_ASSIGNED_DIGEST: "assignment",
+    outbox.ORDER_DETACHED: "assignment",
+    outbox.PERSONAL_MANAGER_SET: "assignment",
+}
+QUEUE_SIZE = 256
+
+
+def event_of(row: Outbox) -> dict | None:
+    topic = LIVE_KINDS.get(row.kind)
+    if topic is None or row.employee_id is None:
+        return None
+    return {"topic": topic, "kind": row.kind, "payload": row.payload, "client_id": row.client_id}
+
+
+class LiveBus:
+    """Fans events out to the WebSockets of this process; `publish` reaches every process when Redis is there."""
+
+    def __init__(self, redis: Redis | None = None) -> None:
+        self._redis = redis
+        self._queues: dict[int, set[asyncio.Queue]] = defaultdict(set)
+        self._listener: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        if self._redis is not None:
+            pubsub = self._redis.pubsub()
+            await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+            self._listener = asyncio.create_task(self._listen(pubsub), name="live-listener")
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+
+    async def _listen(self, pubsub) -> None:
+        try:
+            while True:
+                try:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                except Exception:
+                    # Redis went away: wait and resubscribe; pages reload their lists on reconnect anyway.
+                    log.warning("live listener lost Redis; retrying")
+                    await asyncio.sleep(1)
+                    with contextlib.suppress(Exception):
+                        await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+                    continue
+                if message is None:
+                    continue
+                channel = message["channel"]
+                channel = channel.decode() if isinstance(channel, bytes) else channel
+                employee_id = int(channel.removeprefix(CHANNEL_PREFIX))
+                self._deliver_locally(employee_id, json.loads(message["data"]))
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    def _deliver_locally(self, employee_id: int, event: dict) -> None:
+        for queue in self._queues.get(employee_id, ()):
+            if queue.full():
+                # A stalled page loses old events rather than holding memory; it reloads on the next one.
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(event)
+
+    async def publish(self, employee_id: int, event: dict) -> None:
+        if self._redis is not None:
+            await self._redis.publish(f"{CHANNEL_PREFIX}{employee_id}", json.dumps(event))
+        else:
+            self._deliver_locally(employee_id, event)
+
+    async def publish_rows(self, rows: list[Outbox]) -> None:
+        for row in rows:
+            event = event_of(row)
+            if event is not None:
+                await self.publish(row.employee_id, event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, employee_id: int) -> AsyncIterator[asyncio.Queue]:
+        queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
+        self._queues[employee_id].add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues[employee_id].discard(queue)
+            if not self._queues[employee_id]:
+                del self._queues[employee_id]
+
+
+LIVE = web.AppKey("live", LiveBus)
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """GET /api/v1/live: one WebSocket per open page, carrying this employee's events as JSON."""
+    origin = request.headers.get("Origin")
+    # A cookie rides along on a cross-site WebSocket too; only our own pages may open one.
+    if origin is not None and origin.split("://", 1)[-1] != request.host:
+        raise web.HTTPForbidden(reason="cross-site WebSocket")
+    employee = employee_of(request)
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    async with request.app[LIVE].subscribe(employee.id) as queue:
+        await ws.send_json({"topic": "hello", "employee_id": employee.id})
+        reader = asyncio.create_task(ws.receive())
+        try:
+            while not ws.closed:
+                getter = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if reader in done:
+                    getter.cancel()
+                    break  # the page went away (or sent something; pages only listen)
+                await ws.send_json(getter.result())
+        finally:
+            reader.cancel()
+    await ws.close()
+    return ws

@@ -1,0 +1,141 @@
+"""Live updates (issue: inbox): what happens reaches the employee's open page over a WebSocket, across processes too."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+
+from sales import dialogs
+from sales.orders import create_order
+from sales.payments import PaymentNotice, apply_payment
+from storage.db import close_database, migrate, open_database
+from storage.models import Employee, Order, PaymentResult
+from tests.apitools import PASSWORD, make_api
+from tests.conftest import require_backend
+from tests.dbtools import truncate_all
+from tests.factories import at, make_shop, new_client
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+async def _next_event(ws, topic: str, timeout: float = 10.0) -> dict:
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await ws.receive_json()
+            if event["topic"] == topic:
+                return event
+
+
+async def test_a_failed_payment_reaches_the_employees_open_page_at_once(database_urls, aiohttp_client):
+    api = await make_api(require_backend(database_urls, "sqlite"), aiohttp_client)
+    manager = api.shop.managers[0]
+    client = await new_client(api.shop)
+    order = await create_order(api.shop.account.id, client_id=client.id, offer_id=api.shop.flagged_offer.id, now=at(0))
+    await dialogs.record_outbound(manager, client.id, "hello", now=at(1))
+    await api.log_in(manager.email)
+    async with api.client.ws_connect("/api/v1/live") as ws:
+        assert (await ws.receive_json())["topic"] == "hello"
+        await apply_payment(PaymentNotice("generic", "f1", str(order.id), PaymentResult.FAILED, occurred_at=at(5)))
+        event = await _next_event(ws, "important")
+        assert event["kind"] == "important.created" and event["payload"]["order_id"] == order.id
+
+
+async def test_the_live_socket_needs_a_login(database_urls, aiohttp_client):
+    api = await make_api(require_backend(database_urls, "sqlite"), aiohttp_client)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await api.client.ws_connect("/api/v1/live")
+    assert refused.value.status == 401
+
+
+async def test_another_sites_page_cannot_open_the_live_socket(database_urls, aiohttp_client):
+    api = await make_api(require_backend(database_urls, "sqlite"), aiohttp_client)
+    await api.log_in(api.shop.managers[0].email)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await api.client.ws_connect("/api/v1/live", headers={"Origin": "https://evil.example"})
+    assert refused.value.status == 403
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _serve(url: str, port: int) -> subprocess.Popen:
+    env = os.environ | {
+        "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "HTTP_PORT": str(port), "HTTP_HOST": "127.0.0.1",
+        "TELEGRAM_API_URL": "http://127.0.0.1:1", "BOT_TOKEN": "", "WEBHOOK_BASE_URL": "",
+    }
+    env.pop("BOT_TOKEN")
+    process = subprocess.Popen([sys.executable, "-m", "closer.cli", "run"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return process
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    process.kill()
+    raise AssertionError(process.stderr.read().decode()[-2000:])
+
+
+def _browser() -> aiohttp.ClientSession:
+    # The default jar refuses cookies of bare IP hosts; a browser does not.
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def _log_in(session: aiohttp.ClientSession, base: str, email: str) -> str:
+    async with session.post(f"{base}/api/v1/session", json={"email": email, "password": PASSWORD}) as response:
+        assert response.status == 200
+        return (await response.json())["csrf_token"]
+
+
+async def test_an_employee_connected_to_one_process_sees_what_another_process_did(database_urls):
+    url = require_backend(database_urls, "postgres")
+    await migrate(url)
+    ctx = await open_database(url)
+    await truncate_all()
+    shop = await make_shop(managers=2)
+    from sales.accounts import hash_password
+
+    await Employee.all().update(password_hash=hash_password(PASSWORD))
+    orders = [
+        await create_order(shop.account.id, client_id=(await new_client(shop)).id, offer_id=shop.offer.id, now=at(0))
+        for _ in range(3)
+    ]
+    await close_database(ctx)
+    target = shop.managers[1]
+    a_port, b_port = _free_port(), _free_port()
+    a, b = await _serve(url, a_port), await _serve(url, b_port)
+    try:
+        async with _browser() as manager, _browser() as admin:
+            await _log_in(manager, f"http://127.0.0.1:{a_port}", target.email)
+            async with manager.ws_connect(f"http://127.0.0.1:{a_port}/api/v1/live") as ws:
+                assert (await ws.receive_json())["topic"] == "hello"
+                csrf = await _log_in(admin, f"http://127.0.0.1:{b_port}", shop.admin.email)
+                async with admin.post(
+                    f"http://127.0.0.1:{b_port}/api/v1/orders/assign",
+                    json={"order_ids": [o.id for o in orders], "employee_id": target.id},
+                    headers={"X-CSRF-Token": csrf},
+                ) as response:
+                    assert response.status == 200
+                event = await _next_event(ws, "assignment", timeout=15)
+                moved = sorted(o.id for o in orders if o.order_manager_id != target.id)
+                assert moved and sorted(event["payload"]["order_ids"]) == moved
+    finally:
+        for process in (a, b):
+            process.terminate()
+        for process in (a, b):
+            process.wait(timeout=20)
+    ctx = await open_database(url)
+    assert {o.order_manager_id for o in await Order.filter(id__in=[o.id for o in orders])} == {target.id}
+    await close_database(ctx)
