@@ -52,6 +52,7 @@ class LiveBus:
         self._redis = redis
         self._queues: dict[int, set[asyncio.Queue]] = defaultdict(set)
         self._listener: asyncio.Task | None = None
+        self.sockets: set[web.WebSocketResponse] = set()
 
     async def start(self) -> None:
         if self._redis is not None:
@@ -131,7 +132,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     employee = employee_of(request)
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
-    async with request.app[LIVE].subscribe(employee.id) as queue:
+    bus = request.app[LIVE]
+    bus.sockets.add(ws)
+    async with bus.subscribe(employee.id) as queue:
         await ws.send_json({"topic": "hello", "employee_id": employee.id})
         reader = asyncio.create_task(ws.receive())
         try:
@@ -144,5 +147,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 await ws.send_json(getter.result())
         finally:
             reader.cancel()
+            bus.sockets.discard(ws)
     await ws.close()
     return ws
+
+
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown: open pages would otherwise hold the server until its shutdown timeout; they reconnect."""
+    for ws in list(app[LIVE].sockets):
+        await ws.close(code=1001, message=b"server shutdown")

@@ -16,12 +16,14 @@ from inbox import live
 from inbox.auth import auth_middleware
 from inbox.errors import error_middleware
 from inbox.openapi import Endpoint, add_routes, document
+from inbox.pages import setup_pages
 from inbox.schemas import (
     AccountOut,
     AccountPatch,
     AssignIn,
     AssignOut,
     CallIn,
+    CallListOut,
     CallOut,
     ChatOut,
     ClientIn,
@@ -103,6 +105,7 @@ ENDPOINTS: list[Endpoint] = [
     E("POST", "/api/v1/orders/{id}/take", orders.take, "Take an unassigned order", response=OrderOut),
     E("POST", "/api/v1/orders/{id}/calls", orders.record_call, "Record a call outcome", body=CallIn,
       response=CallOut, status=201),
+    E("GET", "/api/v1/call-list", orders.call_list, "My unpaid orders in calling order", response=CallListOut),
     E("GET", "/api/v1/chats", chats.list_chats, "A chat tab", query=TabQuery, response=page_of(ChatOut)),
     E("GET", "/api/v1/chats/{id}", chats.get_chat, "One chat", response=ChatOut),
     E("GET", "/api/v1/chats/{id}/messages", chats.messages, "History, newest first", query=HistoryQuery,
@@ -134,4 +137,6 @@ def setup_inbox(app: web.Application) -> None:
     app[OPENAPI] = document(ENDPOINTS)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/api/v1/live", live.websocket)
+    app.on_shutdown.append(live.close_sockets)
     add_routes(app, ENDPOINTS)
+    setup_pages(app)

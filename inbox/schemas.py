@@ -85,6 +85,7 @@ class EmployeePatch(In):
     away: StrictBool | None = None
     capacity: Annotated[StrictInt, Field(ge=0, le=100_000)] | None = None
     commission_rate: Rate | None = None
+    language: Literal["en", "es", "ru", "uk"] | None = None
 
 
 class InviteOut(Out):
@@ -229,6 +230,15 @@ class CallIn(In):
     outcome: Literal["no_answer", "call_back", "talked", "promised_to_pay", "refused"]
     call_back_at: AwareDatetime | None = None
     comment: Annotated[str, Field(max_length=10_000)] = ""
+
+
+class CallListEntryOut(Out):
+    order: OrderOut
+    overdue: bool
+
+
+class CallListOut(Out):
+    items: list[CallListEntryOut]
 
 
 class CallOut(Out):

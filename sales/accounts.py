@@ -12,7 +12,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from sales.access import get_in_account, require_admin
-from sales.clients import normalize_email
+from sales.clients import SUPPORTED_LANGUAGES, normalize_email
 from sales.errors import Conflict, Invalid, NotAllowed
 from storage.models import Account, Employee, Offer, Role, RotationState, Widget, WidgetExclusion
 
@@ -114,8 +114,9 @@ async def update_employee(
     away: bool | None = None,
     capacity: int | None | object = ...,
     commission_rate: Decimal | str | None = None,
+    language: str | None = None,
 ) -> Employee:
-    """Owner/admin change staff; a manager may only mark himself away or back (SPEC §1.8)."""
+    """Owner/admin change staff; anyone may mark himself away or back (SPEC §1.8) and choose his language."""
     employee = await get_in_account(Employee, actor.account_id, employee_id, what="employee")
     only_away = role is None and active is None and capacity is ... and commission_rate is None
     if not (only_away and actor.id == employee.id and actor.active):
@@ -134,6 +135,10 @@ async def update_employee(
         employee.active = active
     if away is not None:
         employee.away = away
+    if language is not None:
+        if language not in SUPPORTED_LANGUAGES:
+            raise Invalid("language is one of " + ", ".join(SUPPORTED_LANGUAGES), field="language")
+        employee.language = language
     if capacity is not ...:
         if capacity is not None and (not isinstance(capacity, int) or capacity < 0):
             raise Invalid("capacity is a whole number of orders, or empty", field="capacity")

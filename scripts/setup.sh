@@ -25,4 +25,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 # aiogram's i18n loads only compiled catalogues.
-.venv/bin/pybabel compile -d locales -D messages >/dev/null 2>&1
+for domain in messages inbox; do .venv/bin/pybabel compile -d locales -D "$domain" >/dev/null 2>&1 || { echo "could not compile the $domain catalogues" >&2; exit 1; }; done

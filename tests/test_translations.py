@@ -60,3 +60,45 @@ def test_the_compiled_catalogues_load_in_all_four_languages():
     assert i18n.gettext("Take", locale="uk") == "Взяти"
     assert i18n.gettext("Take", locale="es") == "Tomar"
     assert i18n.gettext("Take", locale="ru") == "Взять"
+
+
+# --- the inbox pages (domain "inbox")
+
+INBOX = ROOT / "inbox"
+
+
+def _page_ids() -> set[str]:
+    ids = set()
+    for template in (INBOX / "templates").glob("*.html"):
+        ids |= set(re.findall(r'_\("([^"]+)"\)', template.read_text()))
+    for script in (INBOX / "static").glob("*.js"):
+        source = script.read_text()
+        ids |= set(re.findall(r'\bt\("([^"]+)"\)', source)) | set(re.findall(r'TEXTS\["([^"]+)"\]', source))
+    return ids
+
+
+def _inbox_catalog(lang: str) -> dict[str, str]:
+    with open(LOCALES_DIR / lang / "LC_MESSAGES" / "inbox.po", "rb") as handle:
+        return {m.id: m.string for m in read_po(handle) if m.id}
+
+
+def test_every_text_on_the_pages_is_declared():
+    from inbox.texts import UI_TEXTS
+
+    assert len(_page_ids()) > 60
+    assert sorted(_page_ids() - set(UI_TEXTS)) == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_page_text_is_translated_and_none_is_stale(lang):
+    from inbox.texts import UI_TEXTS
+
+    catalog = _inbox_catalog(lang)
+    assert sorted(t for t in UI_TEXTS if not catalog.get(t)) == []
+    assert sorted(set(catalog) - set(UI_TEXTS)) == []
+
+
+def test_the_pages_load_their_texts_in_ukrainian():
+    from inbox.pages import texts_for
+
+    assert texts_for("uk")["Important"] == "Важливе"

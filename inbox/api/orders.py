@@ -12,7 +12,18 @@ from inbox.auth import employee_of
 from inbox.body import parse, path_id
 from inbox.present import orders_out
 from inbox.respond import query, send, send_page
-from inbox.schemas import AssignIn, AssignOut, CallIn, CallOut, HistoryEntry, HistoryOut, Id, OrderIn
+from inbox.schemas import (
+    AssignIn,
+    AssignOut,
+    CallIn,
+    CallListEntryOut,
+    CallListOut,
+    CallOut,
+    HistoryEntry,
+    HistoryOut,
+    Id,
+    OrderIn,
+)
 from sales import assignment, audit, listing, orders
 from sales.access import require_active
 from sales.clients import find_or_create_client
@@ -103,3 +114,10 @@ async def record_call(request: web.Request) -> web.Response:
     )
     return send(CallOut(id=call.id, order_id=call.order_id, outcome=str(call.outcome), call_back_at=call.call_back_at,
                         comment=call.comment, created_at=call.created_at), status=201)
+
+
+async def call_list(request: web.Request) -> web.Response:
+    """SPEC §1.4: my unpaid orders in the order to call them."""
+    entries = await orders.call_list(employee_of(request), now=request.app[CLOCK]())
+    rows = await orders_out([e.order for e in entries])
+    return send(CallListOut(items=[CallListEntryOut(order=row, overdue=e.overdue) for row, e in zip(rows, entries, strict=True)]))

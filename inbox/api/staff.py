@@ -49,6 +49,7 @@ async def update_employee(request: web.Request) -> web.Response:
     employee = await accounts.update_employee(
         employee_of(request), path_id(request),
         role=body.role, active=body.active, away=body.away, commission_rate=body.commission_rate,
+        language=body.language,
         # Sending "capacity": null means "no limit", leaving it out keeps the limit.
         capacity=body.capacity if "capacity" in given else ...,
     )
