@@ -19,12 +19,32 @@ async def parse(request: web.Request, model: type[M]) -> M:
         raw = await request.json()
     except ValueError:
         raise Invalid("the body is not valid JSON", field="body") from None
+    check_storable(raw)
     try:
         return model.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
         raise Invalid(first["msg"], field=field) from None
+
+
+def check_storable(value: object, path: str = "") -> None:
+    """Text the database cannot keep (NUL characters, unpaired surrogates from "\\ud800" escapes) is refused
+    here, naming the field, instead of failing deep inside an INSERT."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise Invalid("text cannot contain NUL characters", field=path or "body")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Invalid("text is not valid Unicode", field=path or "body") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(key, path or "body")
+            check_storable(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_storable(item, f"{path}.{index}" if path else str(index))
 
 
 def path_id(request: web.Request, name: str = "id") -> int:

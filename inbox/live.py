@@ -56,9 +56,7 @@ class LiveBus:
 
     async def start(self) -> None:
         if self._redis is not None:
-            pubsub = self._redis.pubsub()
-            await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
-            self._listener = asyncio.create_task(self._listen(pubsub), name="live-listener")
+            self._listener = asyncio.create_task(self._listen(), name="live-listener")
 
     async def stop(self) -> None:
         if self._listener is not None:
@@ -66,27 +64,29 @@ class LiveBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
 
-    async def _listen(self, pubsub) -> None:
-        try:
-            while True:
-                try:
+    async def _listen(self) -> None:
+        # Redis may be down at start or go away later: the app keeps serving, and this keeps resubscribing.
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+                while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                except Exception:
-                    # Redis went away: wait and resubscribe; pages reload their lists on reconnect anyway.
-                    log.warning("live listener lost Redis; retrying")
-                    await asyncio.sleep(1)
-                    with contextlib.suppress(Exception):
-                        await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
-                    continue
-                if message is None:
-                    continue
-                channel = message["channel"]
-                channel = channel.decode() if isinstance(channel, bytes) else channel
-                employee_id = int(channel.removeprefix(CHANNEL_PREFIX))
-                self._deliver_locally(employee_id, json.loads(message["data"]))
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
+                    if message is not None:
+                        self._on_message(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("live events lost Redis; resubscribing", extra={"error": repr(exc)})
+                await asyncio.sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _on_message(self, message: dict) -> None:
+        channel = message["channel"]
+        channel = channel.decode() if isinstance(channel, bytes) else channel
+        self._deliver_locally(int(channel.removeprefix(CHANNEL_PREFIX)), json.loads(message["data"]))
 
     def _deliver_locally(self, employee_id: int, event: dict) -> None:
         for queue in self._queues.get(employee_id, ()):

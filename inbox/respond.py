@@ -8,6 +8,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from inbox.body import check_storable
 from sales.errors import Invalid
 from sales.listing import Page
 
@@ -34,6 +35,7 @@ def query(request: web.Request, model: type[Q], convert: Callable[[dict], dict] 
                                                                      if len(request.query.getall(k)) > 1))
     try:
         raw = dict(request.query)
+        check_storable(raw)
         return model.model_validate(convert(raw) if convert else raw)
     except ValidationError as error:
         first = error.errors()[0]

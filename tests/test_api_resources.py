@@ -450,3 +450,11 @@ async def test_the_openapi_document_lists_every_route_and_needs_no_login(api):
     assert status == 200 and document["openapi"].startswith("3.")
     for endpoint in ENDPOINTS:
         assert endpoint.method.lower() in document["paths"][endpoint.path]
+
+
+@pytest.mark.parametrize("text", ["nul\u0000inside", "lone \ud800 surrogate"])
+async def test_text_the_database_cannot_keep_is_refused_naming_the_field(api, text):
+    await api.as_(api.shop.admin)
+    status, body = await api.post("/api/v1/clients", {"email": "x@example.com", "name": text})
+    assert status == 422 and body["error"]["field"] == "name"
+    assert not await Client.filter(email="x@example.com").exists()

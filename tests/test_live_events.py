@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 
 import aiohttp
 import pytest
@@ -20,6 +16,7 @@ from tests.apitools import PASSWORD, make_api
 from tests.conftest import require_backend
 from tests.dbtools import truncate_all
 from tests.factories import at, make_shop, new_client
+from tests.processes import free_port, serve, stop
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
@@ -61,33 +58,6 @@ async def test_another_sites_page_cannot_open_the_live_socket(database_urls, aio
     assert refused.value.status == 403
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _serve(url: str, port: int) -> subprocess.Popen:
-    env = os.environ | {
-        "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "HTTP_PORT": str(port), "HTTP_HOST": "127.0.0.1",
-        "TELEGRAM_API_URL": "http://127.0.0.1:1", "BOT_TOKEN": "", "WEBHOOK_BASE_URL": "",
-    }
-    env.pop("BOT_TOKEN")
-    process = subprocess.Popen([sys.executable, "-m", "closer.cli", "run"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    async with aiohttp.ClientSession() as session:
-        for _ in range(100):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    process.kill()
-    raise AssertionError(process.stderr.read().decode()[-2000:])
-
-
 def _browser() -> aiohttp.ClientSession:
     # The default jar refuses cookies of bare IP hosts; a browser does not.
     return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
@@ -114,8 +84,8 @@ async def test_an_employee_connected_to_one_process_sees_what_another_process_di
     ]
     await close_database(ctx)
     target = shop.managers[1]
-    a_port, b_port = _free_port(), _free_port()
-    a, b = await _serve(url, a_port), await _serve(url, b_port)
+    a_port, b_port = free_port(), free_port()
+    a, b = await serve(url, a_port, REDIS_URL=REDIS_URL), await serve(url, b_port, REDIS_URL=REDIS_URL)
     try:
         async with _browser() as manager, _browser() as admin:
             await _log_in(manager, f"http://127.0.0.1:{a_port}", target.email)
@@ -132,10 +102,7 @@ async def test_an_employee_connected_to_one_process_sees_what_another_process_di
                 moved = sorted(o.id for o in orders if o.order_manager_id != target.id)
                 assert moved and sorted(event["payload"]["order_ids"]) == moved
     finally:
-        for process in (a, b):
-            process.terminate()
-        for process in (a, b):
-            process.wait(timeout=20)
+        stop(a, b)
     ctx = await open_database(url)
     assert {o.order_manager_id for o in await Order.filter(id__in=[o.id for o in orders])} == {target.id}
     await close_database(ctx)

@@ -1,0 +1,60 @@
+"""Real app processes for tests that need several of them (or a client that is not in the test's event loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+
+import aiohttp
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def serve(database_url: str, port: int, **env: str) -> subprocess.Popen:
+    """`closer run` on 127.0.0.1:port, returned once /healthz answers 200."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "WEBHOOK_BASE_URL", "REDIS_URL")}
+    environment |= {
+        "DATABASE_URL": database_url, "HTTP_PORT": str(port), "HTTP_HOST": "127.0.0.1",
+        "TELEGRAM_API_URL": "http://127.0.0.1:1", **env,
+    }
+    # The log goes to a file: a pipe nobody reads fills up and stalls the server mid-test.
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen([sys.executable, "-m", "closer.cli", "run"], env=environment,
+                               stdout=log, stderr=subprocess.STDOUT)
+    process.log = log
+    async with aiohttp.ClientSession() as session:
+        for _ in range(150):
+            if process.poll() is not None:
+                break
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return process
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    process.kill()
+    raise AssertionError(log_of(process)[-3000:])
+
+
+def log_of(process: subprocess.Popen) -> str:
+    process.log.seek(0)
+    return process.log.read().decode(errors="replace")
+
+
+def stop(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
