@@ -16,6 +16,7 @@ from inbox.live import LiveBus
 from inbox.routes import setup_inbox
 from jobs.guard import DatabaseTickGuard, RedisTickGuard, TickGuard
 from jobs.scheduler import build_scheduler
+from providers.views import setup_payment_webhooks
 from sales.clock import utcnow
 from storage.db import close_database, open_database
 from storage.models import Account
@@ -112,4 +113,5 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/telegram/{bot_id}", telegram_webhook)
     setup_inbox(app)
+    setup_payment_webhooks(app)
     return app

@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     webhook_base_url: str | None = None
     stripe_webhook_secret: SecretStr | None = None
     payments_webhook_secret: SecretStr | None = None
+    # LiqPay's merchant private key (SPEC §5.5): it signs the callbacks.
+    liqpay_private_key: SecretStr | None = None
     smtp_url: SecretStr | None = None
     # Telegram Payments' provider token for invoices (empty works for Telegram Stars and for the emulator).
     telegram_provider_token: SecretStr | None = None

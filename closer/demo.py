@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from sales import accounts, dialogs, orders
 from sales.clients import find_or_create_client
-from storage.models import Account, Client, Employee, Role
+from sales.clock import utcnow
+from sales.payments import PaymentNotice, apply_payment
+from storage.models import Account, Client, Employee, Order, PaymentResult, Role
 from telegram_emulator.world import World
 
 DEMO_OWNER_EMAIL = "owner@demo.closer"
@@ -60,4 +62,15 @@ async def seed_demo() -> DemoLogin:
         order = await orders.create_order(account.id, client_id=client.id, offer_id=course.id, widget_id=landing.id)
         manager = next(m for m in managers if m.id == order.order_manager_id)
         await dialogs.record_outbound(manager, client.id, "Yes, it is. I have sent you the payment link.")
+    # Something for every tab: Petro's card was declined (the Important tab of everyone who wrote to him, the owner
+    # included), and a lead nobody answers for yet (Unassigned).
+    petro = await Client.get(account_id=account.id, email="petro@example.com")
+    await dialogs.record_outbound(owner, petro.id, "Petro, welcome! Maria will help you with the course.")
+    petro_order = await Order.filter(client_id=petro.id).first()
+    await apply_payment(PaymentNotice(
+        "demo", f"demo-failure-{petro_order.id}", str(petro_order.id), PaymentResult.FAILED, occurred_at=utcnow(),
+        reason="insufficient_funds",
+    ))
+    lead = await find_or_create_client(account.id, email="taras@example.com", name="Taras Lead")
+    await dialogs.record_inbound(lead, "Do you have a course on weekends?")
     return DemoLogin(DEMO_OWNER_EMAIL, DEMO_PASSWORD)

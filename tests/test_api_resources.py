@@ -458,3 +458,53 @@ async def test_text_the_database_cannot_keep_is_refused_naming_the_field(api, te
     status, body = await api.post("/api/v1/clients", {"email": "x@example.com", "name": text})
     assert status == 422 and body["error"]["field"] == "name"
     assert not await Client.filter(email="x@example.com").exists()
+
+
+async def test_a_manager_lists_only_the_clients_he_answers_for(api):
+    me = api.shop.managers[0]
+    mine = await new_client(api.shop, name="Mine")
+    await _order(api.shop, mine, manager=me)
+    personal = await new_client(api.shop, name="Personal")
+    await Client.filter(id=personal.id).update(personal_manager_id=me.id)
+    await _order(api.shop, await new_client(api.shop, name="Theirs"), manager=api.shop.managers[1])
+    await api.as_(me)
+    status, body = await api.get("/api/v1/clients")
+    assert status == 200 and sorted(c["name"] for c in body["items"]) == ["Mine", "Personal"]
+    await api.as_(api.shop.admin)
+    assert len((await api.get("/api/v1/clients"))[1]["items"]) == 3
+
+
+async def test_staff_and_widget_lists_hold_only_this_accounts_rows(api):
+    await api.as_(api.shop.managers[0])
+    status, staff = await api.get("/api/v1/employees")
+    assert status == 200
+    assert {e["id"] for e in staff["items"]} == {api.shop.owner.id, api.shop.admin.id, *(m.id for m in api.shop.managers)}
+    status, widgets = await api.get("/api/v1/widgets")
+    assert status == 200 and api.other.widget.id not in {w["id"] for w in widgets["items"]}
+
+
+async def test_my_call_list_puts_overdue_call_backs_first(api):
+    me = api.shop.managers[0]
+    fresh = await _order(api.shop, manager=me)
+    overdue = await _order(api.shop, manager=me)
+    await Order.filter(id=overdue.id).update(call_back_at=at(-60), last_call_at=at(-120))
+    await api.as_(me)
+    status, body = await api.get("/api/v1/call-list")
+    assert status == 200 and [e["order"]["id"] for e in body["items"]] == [overdue.id, fresh.id]
+    assert [e["overdue"] for e in body["items"]] == [True, False]
+
+
+async def test_an_oversized_body_is_refused_with_413_and_nothing_changes(api):
+    client = await new_client(api.shop)
+    await api.as_(api.shop.admin)
+    response = await api.client.patch(f"/api/v1/clients/{client.id}", data="{" + " " * (2 * 1024 * 1024) + "}",
+                                      headers={"X-CSRF-Token": api.csrf, "Content-Type": "application/json"})
+    assert response.status == 413
+    assert (await Client.get(id=client.id)).notes == ""
+
+
+async def test_a_body_that_is_not_json_is_refused_naming_the_body(api):
+    await api.as_(api.shop.admin)
+    response = await api.client.post("/api/v1/offers", data="title=x", headers={
+        "X-CSRF-Token": api.csrf, "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 422 and (await response.json())["error"]["field"] == "body"

@@ -57,6 +57,18 @@ async def test_closer_demo_serves_the_bot_through_the_emulated_telegram(tmp_path
                     break
                 await asyncio.sleep(0.1)
             assert any("Can I pay next week?" in t and "Anna" in t for t in forwarded), json.dumps(forwarded)
+        # The printed login opens the inbox, where every tab has something to show.
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            base = f"http://127.0.0.1:{port}"
+            async with browser.post(f"{base}/api/v1/session",
+                                    json={"email": "owner@demo.closer", "password": "demo-password"}) as response:
+                assert response.status == 200
+            async with browser.get(f"{base}/api/v1/important") as response:
+                assert [i["client"]["name"] for i in (await response.json())["items"]] == ["Petro Client"]
+            async with browser.get(f"{base}/api/v1/chats", params={"tab": "unassigned"}) as response:
+                assert [c["client"]["name"] for c in (await response.json())["items"]] == ["Taras Lead"]
+            async with browser.get(f"{base}/inbox/") as response:
+                assert response.status == 200 and "Important" in await response.text()
         assert (tmp_path / "closer-demo.db").exists()
     finally:
         demo.terminate()
