@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.runtime import telegram_ctx
 from bot.webhook import telegram_webhook
 from closer.config import Settings
+from closer.observe import setup_observability
 from closer.keys import CLOCK, DATABASE, LIVE, REDIS, SETTINGS
 from inbox.live import LiveBus
 from inbox.routes import setup_inbox
@@ -114,4 +115,5 @@ def create_app(
     app.router.add_post("/webhooks/telegram/{bot_id}", telegram_webhook)
     setup_inbox(app)
     setup_payment_webhooks(app)
+    setup_observability(app)
     return app

@@ -1,0 +1,134 @@
+"""Request ids in every log line, and Prometheus metrics at /metrics (issue: observability).
+
+Per-process counters (webhook requests and their latency) live in this process's registry; the numbers every
+process shares (outbox depth and age, assignments by reason, important items) are read from the database at
+scrape time, so any replica answers for the whole deployment.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from tortoise.functions import Count
+
+from sales.clock import utcnow
+from storage.models import AssignmentLog, ImportantItem, Outbox, OutboxStatus
+
+REQUEST_ID = contextvars.ContextVar("request_id", default=None)
+_GOOD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            record.request_id = request_id
+        return True
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.webhooks = Counter("closer_webhook_requests", "Webhook requests by endpoint and status",
+                                ["endpoint", "status"], registry=self.registry)
+        self.webhook_latency = Histogram(
+            "closer_webhook_latency_seconds", "Time to answer a webhook", ["endpoint"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.shared = _SharedNumbers()
+        self.registry.register(self.shared)
+
+
+class _SharedNumbers:
+    """Read from the database on each scrape: prometheus_client collects synchronously, so the view refreshes
+    `values` (async) right before generating the page."""
+
+    def __init__(self) -> None:
+        self.values: dict = {}
+
+    def collect(self):
+        values = self.values
+        depth = GaugeMetricFamily("closer_outbox_depth", "Outbox rows by status", labels=["status"])
+        for status, count in values.get("outbox", {}).items():
+            depth.add_metric([status], count)
+        yield depth
+        yield GaugeMetricFamily("closer_outbox_oldest_pending_seconds", "Age of the oldest pending outbox row",
+                                value=values.get("oldest", 0.0))
+        assignments = CounterMetricFamily("closer_assignments", "Order manager changes by reason", labels=["reason"])
+        for reason, count in values.get("assignments", {}).items():
+            assignments.add_metric([reason], count)
+        yield assignments
+        yield CounterMetricFamily("closer_important_items_created", "Important items created",
+                                  value=values.get("important", 0))
+
+
+async def refresh_shared_numbers(shared: _SharedNumbers) -> None:
+    outbox = {s.value: 0 for s in OutboxStatus}
+    for row in await Outbox.all().group_by("status").annotate(n=Count("id")).values("status", "n"):
+        outbox[str(row["status"])] = row["n"]
+    oldest = await Outbox.filter(status=OutboxStatus.PENDING).order_by("created_at").first().values("created_at")
+    assignments = {
+        str(row["reason"]): row["n"]
+        for row in await AssignmentLog.filter(target="order").group_by("reason").annotate(n=Count("id"))
+        .values("reason", "n")
+    }
+    shared.values = {
+        "outbox": outbox,
+        "oldest": (utcnow() - oldest["created_at"]).total_seconds() if oldest else 0.0,
+        "assignments": assignments,
+        "important": await ImportantItem.all().count(),
+    }
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+@web.middleware
+async def observe_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _GOOD_ID.match(given) else uuid.uuid4().hex
+    token = REQUEST_ID.set(request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = request_id
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        exc.headers["X-Request-Id"] = request_id
+        raise
+    finally:
+        if request.path.startswith("/webhooks/"):
+            endpoint = request.path.split("/")[2]
+            metrics = request.app[METRICS]
+            metrics.webhooks.labels(endpoint, str(status)).inc()
+            metrics.webhook_latency.labels(endpoint).observe(time.perf_counter() - started)
+        REQUEST_ID.reset(token)
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    try:
+        await refresh_shared_numbers(request.app[METRICS].shared)
+    except Exception:  # the database may be down; the per-process numbers are still worth scraping
+        logging.getLogger(__name__).warning("metrics: shared numbers unavailable")
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def setup_observability(app: web.Application) -> None:
+    app[METRICS] = Metrics()
+    app.middlewares.insert(0, observe_middleware)
+    app.router.add_get("/metrics", metrics_view)
+
