@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
+import subprocess
 import sys
+import time
 
 from aiohttp import web
 from pydantic import SecretStr
@@ -69,21 +72,47 @@ def _demo(settings: Settings) -> int:
     return 0
 
 
-def _serve(settings: Settings, banner: str | None = None, emulator=None) -> None:
+def _serve(settings: Settings, banner: str | None = None, emulator=None, reuse_port: bool = False) -> None:
     app = create_app(settings, emulator=emulator)
 
     def announce(_: object) -> None:
         if banner:
             print(banner, flush=True)
 
-    web.run_app(app, host=settings.http_host, port=settings.http_port, print=announce)
+    web.run_app(app, host=settings.http_host, port=settings.http_port, print=announce, reuse_port=reuse_port or None)
+
+
+def _serve_many(workers: int) -> int:
+    """N processes on one port (SO_REUSEPORT: the kernel spreads connections); each is a whole closer, and the
+    scheduled jobs still run once per tick across them. A worker that dies is started again."""
+    command = [sys.executable, "-m", "closer.cli", "run", "--reuse-port"]
+    children = [subprocess.Popen(command) for _ in range(workers)]
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping:
+        for index, child in enumerate(children):
+            if child.poll() is not None and not stopping:
+                children[index] = subprocess.Popen(command)
+        time.sleep(0.5)
+    return max((child.wait() for child in children), default=0)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="closer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run everything on the embedded default with a seeded demo account")
-    commands.add_parser("run", help="run in production, configured by the environment")
+    run = commands.add_parser("run", help="run in production, configured by the environment")
+    run.add_argument("--workers", type=int, default=1, help="serve from this many processes on one port")
+    run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     commands.add_parser("migrate", help="bring the database schema up to date")
     create = commands.add_parser("create-account", help="create an account with its owner")
     create.add_argument("--name", required=True)
@@ -111,7 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return _demo(settings)
-    _serve(settings, banner=f"closer serving on http://{settings.http_host}:{settings.http_port}/")
+    if args.workers > 1:
+        if settings.database_url.startswith("sqlite"):
+            print("error: several workers need PostgreSQL (DATABASE_URL=postgres://...)", file=sys.stderr)
+            return 2
+        return _serve_many(args.workers)
+    _serve(settings, banner=f"closer serving on http://{settings.http_host}:{settings.http_port}/",
+           reuse_port=args.reuse_port)
     return 0
 
 

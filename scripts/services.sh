@@ -33,3 +33,8 @@ fi
 if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
 fi
+
+# `docker-compose config` checks docker-compose.yml in the tests (no containers are started).
+if ! command -v docker-compose >/dev/null 2>&1; then
+  apt_install docker-compose
+fi
