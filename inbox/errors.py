@@ -9,6 +9,7 @@ from aiohttp import web
 
 from inbox.throttle import TooManyAttempts
 from sales.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
+from storage.db import STORAGE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ async def error_middleware(
         if error.status < 400:
             raise
         return json_error(error.status, error.reason.lower().replace(" ", "_"), error.reason)
+    except STORAGE_DOWN as exc:
+        log.error("request failed: storage unavailable", extra={"path": request.path, "error": repr(exc)})
+        return json_error(503, "unavailable", "the service is briefly unavailable; nothing was changed, try again")
     except Exception:
         # The reason goes to the log, not to the caller.
         log.exception("request failed", extra={"path": request.path, "method": request.method})

@@ -12,7 +12,6 @@ from urllib.parse import parse_qsl
 from collections.abc import Callable
 
 from aiohttp import web
-from tortoise.exceptions import DBConnectionError, OperationalError
 
 from closer.keys import SETTINGS
 from inbox.body import check_storable
@@ -23,6 +22,7 @@ from providers.signatures import BadSignature, verify_liqpay, verify_timestamped
 from providers.stripe import notice_from_stripe
 from sales.errors import Invalid
 from sales.payments import PaymentNotice, apply_payment
+from storage.db import STORAGE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _endpoint(provider: str, handle: Callable) -> Callable:
             return json_error(401, "bad_signature", str(bad), "signature")
         except Invalid as error:
             return json_error(400, "invalid", error.message, error.field)
-        except (DBConnectionError, OperationalError, OSError) as exc:
+        except STORAGE_DOWN as exc:
             log.error("webhook not applied: storage unavailable", extra={"provider": provider, "error": repr(exc)})
             return json_error(503, "unavailable", "try again later; nothing was stored")
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
+from tortoise.exceptions import DBConnectionError, OperationalError
 from tortoise.migrations.api import migrate as _migrate_api
 from tortoise.migrations.autodetector import MigrationAutodetector
+
+# What "the database (or Redis) is not there" looks like from inside a request: answer 503 and let the sender retry.
+# OperationalError is included because Tortoise wraps a dropped server connection in it; bad input never reaches
+# the database as such (it is refused at the edge), so it does not hide behind a 503.
+STORAGE_DOWN: tuple[type[BaseException], ...] = (DBConnectionError, OperationalError, OSError, RedisConnectionError)
 
 MODELS_MODULE = "storage.models"
 MIGRATIONS_MODULE = "storage.migrations"
