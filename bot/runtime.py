@@ -14,6 +14,7 @@ from bot.i18n import make_i18n
 from bot.registry import connect_default_bot, load_registry
 from bot.session import default_limiter, make_session
 from closer.keys import BOTS, CLOCK, DELIVERY, DISPATCHER, LIVE, REDIS, SETTINGS
+from delivery.email import EmailChannel, SmtpTarget
 from delivery.telegram import TelegramChannel
 from delivery.worker import DeliveryWorker
 from storage.models import Account
@@ -30,7 +31,12 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     i18n = make_i18n()
     dispatcher = build_dispatcher(settings, registry, i18n, app.get(REDIS))
     worker = DeliveryWorker(
-        [TelegramChannel(registry, i18n, settings.public_url)], clock=app[CLOCK],
+        [
+            TelegramChannel(registry, i18n, settings.public_url),
+            EmailChannel(SmtpTarget(settings.smtp_url.get_secret_value()) if settings.smtp_url else None,
+                         settings.mail_from, settings.public_url),
+        ],
+        clock=app[CLOCK],
         on_claimed=app[LIVE].publish_rows if LIVE in app else None,
     )
     app[BOTS], app[DISPATCHER], app[DELIVERY] = registry, dispatcher, worker

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     # LiqPay's merchant private key (SPEC §5.5): it signs the callbacks.
     liqpay_private_key: SecretStr | None = None
     smtp_url: SecretStr | None = None
+    # The From address of notification e-mails.
+    mail_from: str = "closer@localhost"
     # Telegram Payments' provider token for invoices (empty works for Telegram Stars and for the emulator).
     telegram_provider_token: SecretStr | None = None
     http_host: str = "127.0.0.1"
