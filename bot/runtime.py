@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -37,6 +38,7 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
                          settings.mail_from, settings.public_url),
         ],
         clock=app[CLOCK],
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
         on_claimed=app[LIVE].publish_rows if LIVE in app else None,
     )
     app[BOTS], app[DISPATCHER], app[DELIVERY] = registry, dispatcher, worker

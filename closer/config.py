@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
 
+    # How long a delivery worker holds a claimed outbox row; a crashed worker's rows are sent again after it.
+    delivery_lease_seconds: int = Field(default=60, ge=1, le=3600)
     # How often the auto-detach sweep runs, in seconds (SPEC §1.3).
     detach_sweep_seconds: int = Field(default=60, ge=1)
     log_level: str = "INFO"

@@ -1,7 +1,8 @@
 """Claims due outbox rows and hands each to its channel; survives crashes and shares work across processes.
 
-A row is claimed by moving its `available_at` forward (a lease) with a compare-and-set UPDATE, in a statement of
-its own: no transaction stays open while a message is on the wire. A process that dies mid-send leaves the lease to
+A row is claimed by moving its `available_at` forward (a lease): on PostgreSQL in one UPDATE over a
+`FOR UPDATE SKIP LOCKED` selection, on SQLite with a compare-and-set per row; either way in a statement of its
+own: no transaction stays open while a message is on the wire. A process that dies mid-send leaves the lease to
 expire, and the row is sent again: delivery is at least once, and a second claim while the first is alive is
 impossible. Rows to one recipient are sent in order.
 """
@@ -15,10 +16,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from tortoise import connections
 from tortoise.expressions import F
 
 from bot.sender import Unreachable
 from sales.clock import utcnow
+from storage.db import dialect
 from storage.models import Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ class DeliveryWorker:
         max_attempts: int = 8,
         idle_sleep: float = 0.2,
         on_claimed: Callable[[list[Outbox]], Awaitable[None]] | None = None,
+        in_flight: int = 8,
     ) -> None:
         self._by_kind: dict[str, Channel] = {kind: ch for ch in channels for kind in ch.kinds}
         self._clock = clock
@@ -55,6 +59,9 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         # Told of every claimed batch before sending (the inbox's live events): a page need not wait for Telegram.
         self._on_claimed = on_claimed
+        # Few sends at a time: enough to keep Telegram's 30/s busy, and a crash leaves at most this many rows
+        # whose fate is unknown (sent, but not yet marked).
+        self._in_flight = asyncio.Semaphore(in_flight)
 
     def wake(self) -> None:
         """Something was just written: look now instead of after the idle sleep."""
@@ -62,6 +69,24 @@ class DeliveryWorker:
 
     async def _claim(self) -> list[Outbox]:
         now = self._clock()
+        if dialect() == "postgres":
+            claimed = await self._claim_skip_locked(now)
+        else:
+            claimed = await self._claim_compare_and_set(now)
+        return await Outbox.filter(id__in=claimed).order_by("id") if claimed else []
+
+    async def _claim_skip_locked(self, now: datetime) -> list[int]:
+        # One statement: rows another worker is claiming right now are skipped, not waited for.
+        rows = await connections.get("default").execute_query_dict(
+            "UPDATE outbox SET available_at = $1, attempts = attempts + 1 WHERE id IN ("
+            " SELECT id FROM outbox WHERE status = 'pending' AND available_at <= $2 AND kind = ANY($3::text[])"
+            " ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id",
+            [now + self._lease, now, list(self._by_kind), self._batch],
+        )
+        return [row["id"] for row in rows]
+
+    async def _claim_compare_and_set(self, now: datetime) -> list[int]:
+        # SQLite has one writer at a time; a compare-and-set per row is enough there.
         due = await Outbox.filter(
             status=OutboxStatus.PENDING, available_at__lte=now, kind__in=list(self._by_kind)
         ).order_by("id").limit(self._batch).values_list("id", flat=True)
@@ -72,7 +97,7 @@ class DeliveryWorker:
             )
             if won:
                 claimed.append(row_id)
-        return await Outbox.filter(id__in=claimed).order_by("id") if claimed else []
+        return claimed
 
     async def _finish(self, row: Outbox, status: OutboxStatus, error: str | None = None) -> None:
         await Outbox.filter(id=row.id).update(status=status, sent_at=self._clock(), last_error=error)
@@ -97,7 +122,8 @@ class DeliveryWorker:
 
     async def _run_in_order(self, rows: list[Outbox]) -> None:
         for row in rows:
-            await self._handle(row)
+            async with self._in_flight:
+                await self._handle(row)
 
     async def run_once(self) -> int:
         rows = await self._claim()
