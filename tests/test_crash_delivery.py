@@ -24,6 +24,7 @@ from tests.processes import free_port, log_of, serve, stop
 
 TOKEN = "7100:crash-test-bot"
 STAFF = 100
+IN_FLIGHT = 8  # DeliveryWorker's default
 
 
 async def _fan_out(world: World) -> tuple[int, list[int]]:
@@ -94,9 +95,11 @@ async def test_a_process_killed_mid_fan_out_leaves_every_alert_delivered(databas
         lost = STAFF - len(received)
         doubled = sum(n - 1 for n in received.values() if n > 1)
         assert lost == 0, log_of(second)[-3000:]
-        # A row is marked sent right after Telegram accepts it, and at most 8 are on the wire at once: only a kill
-        # landing between an accepted send and its mark (about a millisecond) can repeat one. Seen: 0.
-        assert doubled <= 1, f"doubled: {doubled}"
+        # Telegram has no idempotency key, so delivery is at least once: a row is marked sent right after Telegram
+        # accepts it, and only rows caught between the two by the kill are sent again. The worker keeps at most
+        # IN_FLIGHT rows on the wire, which bounds that (seen: 0 on an idle machine, up to 3 under load; without the
+        # bound it was 20-24).
+        assert doubled <= IN_FLIGHT, f"doubled: {doubled}"
         ctx = await open_database(url)
         assert await ImportantItem.filter(order_id=order_id).count() == STAFF
         assert await Outbox.filter(kind="important.created", status=OutboxStatus.SENT).count() == STAFF
