@@ -1,0 +1,147 @@
+"""What every benchmark shares: where the services are, how figures are reported, percentiles.
+
+A benchmark is a module with `async def run(env: BenchEnv) -> Report`. It measures, it never asserts: a missed goal
+is a figure with `met=False`, printed and written like the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+@dataclass
+class BenchEnv:
+    """The services a benchmark runs against, each benchmark's own so they never disturb the test suite's."""
+
+    pg_admin_url: str = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    redis_url: str = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    # Smaller data and shorter runs: for checking that a benchmark works, not for its figures.
+    quick: bool = False
+
+    def pg_url(self, database: str) -> str:
+        return self.pg_admin_url.rsplit("/", 1)[0] + "/" + database
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    goal: str = ""
+    # None when the figure has no goal of its own (a reference, such as the framework's ceiling).
+    met: bool | None = None
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    bench: str
+    figures: list[Figure] = field(default_factory=list)
+    # Latency samples in milliseconds, by label, for the chart.
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, name: str, value: float, unit: str, goal: str = "", met: bool | None = None, detail: str = "") -> None:
+        self.figures.append(Figure(name, value, unit, goal, met, detail))
+        mark = "" if met is None else (" ✓" if met else " ✗")
+        print(f"  [{self.bench}] {name}: {value:.6g} {unit}{'  (goal ' + goal + ')' if goal else ''}{mark}"
+              f"{'  ' + detail if detail else ''}", flush=True)
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["latency_summary"] = {label: summary(samples) for label, samples in self.latencies.items()}
+        del out["latencies"]
+        return out
+
+
+def percentile(samples: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); NaN for no samples."""
+    if not samples:
+        return math.nan
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summary(samples: Sequence[float]) -> dict:
+    return {"n": len(samples), "p50": percentile(samples, 50), "p95": percentile(samples, 95),
+            "p99": percentile(samples, 99), "max": max(samples) if samples else math.nan}
+
+
+async def fresh_database(env: BenchEnv, name: str) -> str:
+    """An empty PostgreSQL database `name` (dropped and created again), migrated by closer's own migrations."""
+    from storage.db import migrate
+
+    await drop_create(env, name)
+    url = env.pg_url(name)
+    await migrate(url)
+    return url
+
+
+async def drop_create(env: BenchEnv, name: str) -> None:
+    conn = await asyncpg.connect(env.pg_admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def database_exists(env: BenchEnv, name: str) -> bool:
+    conn = await asyncpg.connect(env.pg_admin_url)
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    @property
+    def ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+
+async def flush_redis(env: BenchEnv) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(env.redis_url)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+
+
+def run_sync(coro):
+    return asyncio.run(coro)
+
+
+def start_profile(pid: int, name: str, seconds: float) -> subprocess.Popen | None:
+    """With BENCH_PROFILE=1: py-spy samples process `pid` for `seconds` into bench/results/profile-<name>.txt
+    (collapsed stacks, one line per stack with its sample count; `python -m bench.profile FILE` summarises it)."""
+    import shutil
+    import sys
+
+    if os.environ.get("BENCH_PROFILE") != "1":
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "250", "--format", "raw",
+         "--nonblocking", "--output", str(RESULTS / f"profile-{name}.txt")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
