@@ -1,0 +1,129 @@
+"""Benchmark 4, rotation (SPEC §1.1): 4 OS processes creating 10,000 orders at once in one widget of 5 managers.
+
+Each process makes its 2,500 clients first, says it is ready, and waits for a start file; orders/s is 10,000 over
+the wall time from the start signal to the last process finishing. Spread is max - min of the managers' counts;
+every order must have exactly one manager and one audit row.
+
+The worker side is this module too: `python -m bench.rotation worker DB_URL ACCOUNT OFFER WIDGET COUNT PREFIX START`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from bench.common import ROOT, BenchEnv, Report, fresh_database, percentile
+from sales.accounts import add_employee, add_widget, create_account
+from sales.orders import create_order
+from storage.db import close_database, open_database
+from storage.models import AssignmentLog, Client, Employee, Offer, Order, Role
+
+DATABASE = "closer_bench_rotation"
+PROCESSES = 4
+MANAGERS = 5
+
+
+async def _setup() -> tuple[int, int, int, set[int]]:
+    account = await create_account("Rotation", "owner@rotation.bench", "bench-password")
+    owner = await Employee.get(account_id=account.id, role=Role.OWNER)
+    managers = {(await add_employee(owner, email=f"m{i}@rotation.bench", name=f"Manager {i}")).id
+                for i in range(MANAGERS)}
+    widget = await add_widget(owner, code="landing", name="Landing", notification_emails=["sales@rotation.bench"])
+    offer = await Offer.create(account_id=account.id, title="Course", price="100.00", currency="EUR")
+    return account.id, offer.id, widget.id, managers
+
+
+async def run(env: BenchEnv) -> Report:
+    report = Report(bench="rotation")
+    each = 250 if env.quick else 2_500
+    url = await fresh_database(env, DATABASE)
+    ctx = await open_database(url)
+    try:
+        account_id, offer_id, widget_id, managers = await _setup()
+    finally:
+        await close_database(ctx)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = Path(tmp) / "go"
+        workers = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.rotation", "worker", url, str(account_id), str(offer_id),
+                str(widget_id), str(each), f"p{n}", str(start),
+                cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            for n in range(PROCESSES)
+        ]
+        for worker in workers:
+            line = await asyncio.wait_for(worker.stdout.readline(), timeout=300)
+            if line.strip() != b"ready":
+                raise RuntimeError(f"worker not ready: {line!r} {(await worker.stderr.read()).decode()[-2000:]}")
+        started = time.monotonic()
+        start.touch()
+        outputs = await asyncio.wait_for(asyncio.gather(*(w.communicate() for w in workers)), timeout=900)
+    results = []
+    for worker, (out, err) in zip(workers, outputs, strict=True):
+        if worker.returncode != 0:
+            raise RuntimeError(err.decode()[-3000:])
+        results.append(json.loads(out))
+    wall = max(r["finished"] for r in results) - started
+    total = PROCESSES * each
+    rate = total / wall
+
+    ctx = await open_database(url)
+    try:
+        orders = await Order.filter(account_id=account_id).values("id", "order_manager_id")
+        logs = Counter(await AssignmentLog.filter(account_id=account_id, order_id__isnull=False)
+                       .values_list("order_id", flat=True))
+    finally:
+        await close_database(ctx)
+    counts = Counter(o["order_manager_id"] for o in orders)
+    spread = max(counts.get(m, 0) for m in managers) - min(counts.get(m, 0) for m in managers)
+    wrong = sum(1 for o in orders if o["order_manager_id"] not in managers or logs[o["id"]] != 1)
+    latencies = [ms for r in results for ms in r["latencies"]]
+    report.latencies["create_order, 4 processes at once"] = latencies
+    report.add("orders created per second, 4 processes", rate, "orders/s", goal=">= 500/s", met=rate >= 500,
+               detail=f"{total} orders in {wall:.2f} s")
+    report.add("spread of orders per manager (max - min)", spread, "", goal="<= 1", met=spread <= 1,
+               detail=", ".join(str(counts.get(m, 0)) for m in sorted(managers)))
+    report.add("orders without exactly one manager and one audit row", wrong + (total - len(orders)), "",
+               goal="0", met=wrong == 0 and len(orders) == total)
+    report.add("create_order latency, p99", percentile(latencies, 99), "ms",
+               detail=f"p50 {percentile(latencies, 50):.1f} ms")
+    return report
+
+
+async def _worker(url: str, account_id: int, offer_id: int, widget_id: int, count: int, prefix: str,
+                  start: Path) -> dict:
+    ctx = await open_database(url)
+    try:
+        await Client.bulk_create(
+            [Client(account_id=account_id, email=f"{prefix}-{i}@rotation.bench") for i in range(count)]
+        )
+        ids = await Client.filter(account_id=account_id, email__startswith=f"{prefix}-").order_by("id").values_list(
+            "id", flat=True)
+        print("ready", flush=True)
+        deadline = time.monotonic() + 300
+        while not start.exists():
+            if time.monotonic() > deadline:
+                raise SystemExit("start signal never came")
+            await asyncio.sleep(0.001)
+        latencies = []
+        for client_id in ids:
+            began = time.perf_counter()
+            await create_order(account_id, client_id=client_id, offer_id=offer_id, widget_id=widget_id)
+            latencies.append((time.perf_counter() - began) * 1000)
+        # CLOCK_MONOTONIC is system-wide on Linux: comparable with the parent's start time.
+        return {"made": len(latencies), "finished": time.monotonic(), "latencies": latencies}
+    finally:
+        await close_database(ctx)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["worker"]:
+    db_url, account, offer, widget, n, name, start_file = sys.argv[2:9]
+    result = asyncio.run(_worker(db_url, int(account), int(offer), int(widget), int(n), name, Path(start_file)))
+    print(json.dumps(result))
