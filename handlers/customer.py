@@ -13,7 +13,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from handlers.callbacks import LanguageChoice, SkipEmail
-from handlers.filters import customer_router
+from handlers.filters import CommandText, PlainText, customer_router
 from sales import dialogs
 from sales.clients import SUPPORTED_LANGUAGES, client_from_telegram, set_client_email, set_language, skip_email
 from sales.errors import Conflict, Invalid
@@ -125,9 +125,9 @@ def build_router() -> Router:
     router.message.register(choose_language, Command("language"))
     router.callback_query.register(language_chosen, LanguageChoice.filter(F.code.in_(SUPPORTED_LANGUAGES)))
     router.callback_query.register(email_skipped, SkipEmail.filter(), StateFilter(AskEmail.waiting))
-    router.message.register(email_given, StateFilter(AskEmail.waiting), F.text, ~F.text.startswith("/"))
-    router.message.register(text_to_the_team, F.text, ~F.text.startswith("/"))
-    router.message.register(unknown_command, F.text.startswith("/"))
+    router.message.register(email_given, StateFilter(AskEmail.waiting), PlainText())
+    router.message.register(text_to_the_team, PlainText())
+    router.message.register(unknown_command, CommandText())
     router.message.register(unsupported_content)
     router.callback_query.register(stale_button)
     return router

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 from aiogram.filters import Filter
-from aiogram.types import TelegramObject
+from aiogram.types import Message, TelegramObject
 
 from bot.middlewares import ClientMiddleware
 from storage.models import Employee
@@ -18,6 +18,36 @@ class IsStaff(Filter):
 class IsCustomer(Filter):
     async def __call__(self, event: TelegramObject, employee: Employee | None = None) -> bool:
         return employee is None
+
+
+# Our own filters are coroutines on purpose: aiogram runs a plain callable, such as a magic filter (`F.text`), in a
+# thread via asyncio.to_thread, a thread hop per check that cost about a tenth of the CPU of every update.
+
+
+class PlainText(Filter):
+    """A text message that is not a command."""
+
+    async def __call__(self, message: Message) -> bool:
+        return message.text is not None and not message.text.startswith("/")
+
+
+class CommandText(Filter):
+    """A text starting with a slash: a command, known or not."""
+
+    async def __call__(self, message: Message) -> bool:
+        return message.text is not None and message.text.startswith("/")
+
+
+class ReplyText(Filter):
+    """A plain text sent as a reply to another message."""
+
+    async def __call__(self, message: Message) -> bool:
+        return message.reply_to_message is not None and await PlainText()(message)
+
+
+class SuccessfulPayment(Filter):
+    async def __call__(self, message: Message) -> bool:
+        return message.successful_payment is not None
 
 
 def customer_router(name: str) -> Router:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from html import escape
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.types import (
     CallbackQuery,
@@ -19,7 +19,7 @@ from aiogram.utils.i18n import gettext as _
 
 from closer.config import Settings
 from handlers.callbacks import BuyOffer
-from handlers.filters import customer_router
+from handlers.filters import SuccessfulPayment, customer_router
 from handlers.texts import status_label
 from sales import orders
 from sales.assignment import OPEN_STATUSES
@@ -135,7 +135,7 @@ def build_router() -> Router:
     router.message.register(list_offers, Command("offers"))
     router.callback_query.register(buy, BuyOffer.filter())
     router.pre_checkout_query.register(pre_checkout)
-    router.message.register(paid, F.successful_payment)
+    router.message.register(paid, SuccessfulPayment())
     router.message.register(my_orders, Command("orders"))
     router.message.register(my_manager, Command("manager"))
     return router

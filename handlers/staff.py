@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from closer.config import Settings
 from handlers.callbacks import TakeImportant
-from handlers.filters import IsStaff
+from handlers.filters import CommandText, IsStaff, ReplyText
 from sales import dialogs, important
 from sales.errors import DomainError, Invalid
 from storage.models import Client, Employee, StaffRelay
@@ -81,10 +81,10 @@ def build_router() -> Router:
     router = Router(name=__name__)
     router.message.filter(IsStaff())
     router.callback_query.filter(IsStaff())
-    router.message.register(reply_to_client, F.reply_to_message, F.text, ~F.text.startswith("/"))
+    router.message.register(reply_to_client, ReplyText())
     router.message.register(my_important, Command("important"))
     router.callback_query.register(take, TakeImportant.filter())
-    router.message.register(staff_unknown_command, F.text.startswith("/"))
+    router.message.register(staff_unknown_command, CommandText())
     router.message.register(staff_other)
     router.callback_query.register(staff_stale_button)
     return router
