@@ -141,7 +141,7 @@ def start_profile(pid: int, name: str, seconds: float) -> subprocess.Popen | Non
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     RESULTS.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "250", "--format", "raw",
-         "--nonblocking", "--output", str(RESULTS / f"profile-{name}.txt")],
+        [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200", "--format", "raw",
+         "--output", str(RESULTS / f"profile-{name}.txt")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise.expressions import F
+from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
 from sales.access import get_in_account, require_active
@@ -27,18 +27,14 @@ def _clean(text: str) -> str:
     return text
 
 
-async def chat_of(client: Client) -> Chat:
-    """The client's one chat, created with his first message. Callers hold a transaction."""
-    chat = await Chat.get_or_none(client_id=client.id)
-    if chat is None:
-        chat = await Chat.create(account_id=client.account_id, client_id=client.id)
-    return chat
-
-
 async def _locked_chat(client: Client) -> Chat:
-    # Creating the chat row, then locking it, serialises every writer of this conversation (PostgreSQL).
-    chat = await chat_of(client)
-    return await Chat.filter(id=chat.id).select_for_update().get()
+    """The client's one chat, locked: the lock serialises every writer of this conversation (PostgreSQL).
+    The row is made with his first message. Callers hold a transaction."""
+    chat = await Chat.filter(client_id=client.id).select_for_update().first()
+    if chat is None:
+        await Chat.create(account_id=client.account_id, client_id=client.id)
+        chat = await Chat.filter(client_id=client.id).select_for_update().get()
+    return chat
 
 
 async def _append(
@@ -95,18 +91,18 @@ async def record_inbound(
 
 
 async def managers_of(client: Client) -> list[int]:
-    """Who a client's message goes to (SPEC §4.1): his personal manager and the managers of his open orders."""
-    ids = set(
-        await Order.filter(
-            client_id=client.id, status__in=OPEN_STATUSES, order_manager_id__isnull=False
-        ).values_list("order_manager_id", flat=True)
+    """Who a client's message goes to (SPEC §4.1): his personal manager and the managers of his open orders.
+
+    One query, as it runs for every message a client writes. The personal manager is read from the row, not from
+    the caller's copy of the client, which may predate a change of personal manager.
+    """
+    open_orders = Order.filter(client_id=client.id, status__in=OPEN_STATUSES).values("order_manager_id")
+    personal = Client.filter(id=client.id).values("personal_manager_id")
+    return list(
+        await Employee.filter(Q(id__in=Subquery(open_orders)) | Q(id__in=Subquery(personal)), active=True)
+        .order_by("id")
+        .values_list("id", flat=True)
     )
-    # Read afresh: the caller's copy of the client may predate a change of personal manager.
-    personal = await Client.filter(id=client.id).values_list("personal_manager_id", flat=True)
-    ids.update(p for p in personal if p is not None)
-    if not ids:
-        return []
-    return sorted(await Employee.filter(id__in=ids, active=True).values_list("id", flat=True))
 
 
 async def record_bot_message(client: Client, text: str, *, now: datetime | None = None) -> Message:
