@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 import aiohttp
 
@@ -30,8 +31,10 @@ async def serve(database_url: str, port: int, **env: str) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, "-m", "closer.cli", "run"], env=environment,
                                stdout=log, stderr=subprocess.STDOUT)
     process.log = log
+    # Imports alone take seconds of CPU; on a loaded machine several processes starting together need far more.
+    deadline = time.monotonic() + 120
     async with aiohttp.ClientSession() as session:
-        for _ in range(150):
+        while time.monotonic() < deadline:
             if process.poll() is not None:
                 break
             try:
