@@ -9,6 +9,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
 from aiogram.enums import ParseMode
 
+from sales.accounts import installation_account
 from storage.models import Account
 
 
@@ -52,8 +53,8 @@ class BotRegistry:
 
 
 async def connect_default_bot(token: str) -> None:
-    """BOT_TOKEN connects the default account's bot (SPEC §8): the oldest account."""
-    account = await Account.all().order_by("id").first()
+    """BOT_TOKEN connects the default account's bot (SPEC §8)."""
+    account = await installation_account()
     if account is None:
         return
     bot_id_of(token)

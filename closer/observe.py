@@ -20,7 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from tortoise.functions import Count
 
 from sales.clock import utcnow
-from storage.models import AssignmentLog, ImportantItem, Outbox, OutboxStatus
+from storage.models import AssignmentLog, ImportantItem, Outbox, OutboxStatus, PaymentEffect, PaymentEvent
 
 REQUEST_ID = contextvars.ContextVar("request_id", default=None)
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -68,6 +68,8 @@ class _SharedNumbers:
         yield assignments
         yield CounterMetricFamily("closer_important_items_created", "Important items created",
                                   value=values.get("important", 0))
+        yield GaugeMetricFamily("closer_payment_events_unmatched", "Payment events that named no known order",
+                                value=values.get("unmatched", 0))
 
 
 async def refresh_shared_numbers(shared: _SharedNumbers) -> None:
@@ -85,6 +87,7 @@ async def refresh_shared_numbers(shared: _SharedNumbers) -> None:
         "oldest": (utcnow() - oldest["created_at"]).total_seconds() if oldest else 0.0,
         "assignments": assignments,
         "important": await ImportantItem.all().count(),
+        "unmatched": await PaymentEvent.filter(effect=PaymentEffect.UNMATCHED).count(),
     }
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from closer.keys import REDIS
-from inbox.api import catalog, chats, clients, important, orders, reports, session, staff
+from inbox.api import catalog, chats, clients, important, operations, orders, reports, session, staff
 from inbox.api.chats import HistoryQuery, TabQuery
 from inbox.api.clients import ClientQuery
 from inbox.api.orders import OrderQuery
@@ -48,6 +48,8 @@ from inbox.schemas import (
     OfferPatch,
     OrderIn,
     OrderOut,
+    OutboxRowOut,
+    PaymentEventOut,
     TokenIn,
     WidgetIn,
     WidgetOut,
@@ -119,6 +121,14 @@ ENDPOINTS: list[Endpoint] = [
     E("POST", "/api/v1/important/{id}/take", important.take, "I handle it", response=ImportantOut),
     E("GET", "/api/v1/reports/commissions", reports.commissions, "Commission per manager", query=Period,
       response=CommissionReport),
+    E("GET", "/api/v1/payment-events", operations.payment_events,
+      "Payment events as received, newest first; effect=unmatched: those naming no known order (owner/admin)",
+      query=operations.PaymentEventQuery, response=page_of(PaymentEventOut)),
+    E("GET", "/api/v1/outbox/parked", operations.parked_outbox,
+      "Notifications that kept failing, with the last error (owner/admin)", query=operations.ParkedQuery,
+      response=page_of(OutboxRowOut)),
+    E("POST", "/api/v1/outbox/{id}/retry", operations.retry_outbox, "Send a parked notification again (owner/admin)",
+      response=OutboxRowOut),
 ]
 
 

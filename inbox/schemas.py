@@ -310,6 +310,35 @@ class ImportantList(Out):
     unseen: int
 
 
+# --- operations: what went astray (owner/admin)
+
+class PaymentEventOut(Out):
+    id: int
+    provider: str
+    event_id: str
+    order_id: int | None
+    # The order reference as the provider sent it: what to look for when the event matched no order.
+    order_ref: str
+    result: Literal["paid", "failed", "refunded"]
+    effect: Literal["applied", "ignored", "unmatched"]
+    amount: str | None
+    currency: str | None
+    reason: str | None
+    occurred_at: datetime
+    received_at: datetime
+
+
+class OutboxRowOut(Out):
+    id: int
+    kind: str
+    status: Literal["pending", "sent", "skipped", "parked"]
+    employee_id: int | None
+    client_id: int | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+
+
 # --- reports
 
 class CommissionLineOut(Out):

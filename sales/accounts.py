@@ -56,6 +56,12 @@ def _rate(value: Decimal | str | float | int | None, field: str) -> Decimal | No
     return rate
 
 
+async def installation_account() -> Account | None:
+    """The oldest account runs the installation: BOT_TOKEN connects its bot, and its owner and admins see the payment
+    events that name no order of any account (nobody else can claim them)."""
+    return await Account.all().order_by("id").first()
+
+
 async def create_account(name: str, owner_email: str, owner_password: str, owner_name: str = "Owner") -> Account:
     """A new tenant with its owner (there is always exactly one) and a default widget."""
     async with in_transaction():

@@ -14,10 +14,24 @@ from enum import StrEnum
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from sales.access import get_in_account, is_admin, require_active
+from sales.access import get_in_account, is_admin, require_active, require_admin
+from sales.accounts import installation_account
 from sales.assignment import OPEN_STATUSES
 from sales.errors import Invalid, NotAllowed, NotFound
-from storage.models import Chat, Client, DialogRecord, Employee, ImportantItem, Message, Order, OrderStatus
+from storage.models import (
+    Chat,
+    Client,
+    DialogRecord,
+    Employee,
+    ImportantItem,
+    Message,
+    Order,
+    OrderStatus,
+    Outbox,
+    OutboxStatus,
+    PaymentEffect,
+    PaymentEvent,
+)
 
 MAX_PAGE = 200
 
@@ -228,3 +242,25 @@ async def messages(actor: Employee, chat_id: int, *, cursor: str | None = None, 
     """A chat's history, newest first; the cursor goes further back."""
     chat = await visible_chat(actor, chat_id)
     return await _page(Message.filter(chat_id=chat.id), "created_at", cursor, page_limit(limit))
+
+
+async def payment_events(actor: Employee, *, effect: PaymentEffect | None = None, cursor: str | None = None,
+                         limit: int | None = None) -> Page:
+    """Payment events as they were received, newest first (owner/admin). An event naming no known order belongs to
+    no account; the installation's account sees those, so an admin can find the payment that went astray."""
+    require_admin(actor)
+    scope = Q(account_id=actor.account_id)
+    installation = await installation_account()
+    if installation is not None and installation.id == actor.account_id:
+        scope |= Q(account_id=None)
+    query = PaymentEvent.filter(scope)
+    if effect is not None:
+        query = query.filter(effect=effect)
+    return await _page(query, "received_at", cursor, page_limit(limit))
+
+
+async def parked_outbox(actor: Employee, *, cursor: str | None = None, limit: int | None = None) -> Page:
+    """Notifications the delivery worker gave up on (owner/admin), newest first, with the last error."""
+    require_admin(actor)
+    query = Outbox.filter(account_id=actor.account_id, status=OutboxStatus.PARKED)
+    return await _page(query, "created_at", cursor, page_limit(limit))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from storage.models import Outbox
+from sales.access import get_in_account, require_admin
+from sales.errors import Conflict
+from storage.models import Employee, Outbox, OutboxStatus
 
 # Kinds the delivery worker understands. One row is one message to one recipient.
 ORDER_ASSIGNED = "order.assigned"
@@ -40,3 +42,16 @@ async def enqueue(
         available_at=now,
         created_at=now,
     )
+
+
+async def retry_parked(actor: Employee, outbox_id: int, *, now: datetime) -> Outbox:
+    """An admin sends a parked notification again (after the cause is fixed, e.g. the employee unblocked the bot):
+    it becomes due now with a fresh count of attempts. Only a parked row: a pending or sent one must not go twice."""
+    require_admin(actor)
+    await get_in_account(Outbox, actor.account_id, outbox_id, what="outbox")
+    # Conditional, so two admins pressing at once queue it once.
+    changed = await Outbox.filter(id=outbox_id, status=OutboxStatus.PARKED).update(
+        status=OutboxStatus.PENDING, attempts=0, available_at=now, last_error=None)
+    if not changed:
+        raise Conflict("only a parked notification can be sent again", field="outbox_id")
+    return await Outbox.get(id=outbox_id)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from sales import dialogs
+from sales import dialogs, outbox
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
-from storage.models import Client, Order, PaymentResult
+from storage.models import Client, Order, Outbox, OutboxStatus, PaymentResult
 from tests.apitools import PASSWORD, make_api
 from tests.conftest import require_backend
 from tests.factories import at, new_client
@@ -171,4 +171,29 @@ async def test_pages_speak_the_employees_language(browser, inbox):
     await page.select_option("#language", "uk")
     await expect(page.locator("#important-tab")).to_contain_text("Важливе")
     await expect(page.locator("header nav")).to_contain_text("Замовлення")
+    assert page.errors == []
+
+
+async def test_an_admin_sees_an_unmatched_payment_and_sends_a_parked_notification_again(browser, inbox):
+    await apply_payment(PaymentNotice("generic", "astray-7", "A-7781", PaymentResult.PAID, occurred_at=at(5)))
+    row = await outbox.enqueue(account_id=inbox.shop.account.id, kind=outbox.ORDER_CREATED_EMAIL,
+                               dedupe_key="parked-browser", now=at(0))
+    await Outbox.filter(id=row.id).update(status=OutboxStatus.PARKED, attempts=8, last_error="550 mailbox unavailable")
+    page = await logged_in(browser, inbox, inbox.shop.admin)
+    await page.goto(base_of(inbox) + "/inbox/settings")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "yes")
+    await expect(page.locator("#unmatched tbody tr[data-event]")).to_contain_text("A-7781")
+    parked = page.locator(f"#parked tbody tr[data-outbox='{row.id}']")
+    await expect(parked).to_contain_text("550 mailbox unavailable")
+    await parked.get_by_role("button", name="Send again").click()
+    await expect(parked).to_contain_text("Queued")
+    assert (await Outbox.get(id=row.id)).status == OutboxStatus.PENDING
+    assert page.errors == []
+
+
+async def test_a_manager_does_not_see_what_went_astray(browser, inbox):
+    page = await logged_in(browser, inbox, inbox.shop.managers[0])
+    await page.goto(base_of(inbox) + "/inbox/settings")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "yes")
+    await expect(page.locator("#astray")).to_be_hidden()
     assert page.errors == []

@@ -53,11 +53,12 @@ def test_log_lines_written_during_a_request_carry_its_id():
     assert json.loads(JsonFormatter().format(record))["request_id"] == "req-42"
 
 
-async def test_metrics_count_webhooks_assignments_outbox_and_important_items(app):
+async def test_metrics_count_webhooks_assignments_outbox_important_items_and_unmatched_payments(app):
     client = await new_client(app.shop)
     order = await create_order(app.shop.account.id, client_id=client.id, offer_id=app.shop.flagged_offer.id, now=at(0))
     await dialogs.record_outbound(app.shop.managers[0], client.id, "hi", now=at(1))
     await apply_payment(PaymentNotice("generic", "m1", str(order.id), PaymentResult.FAILED, occurred_at=at(2)))
+    await apply_payment(PaymentNotice("generic", "m2", "99999", PaymentResult.PAID, occurred_at=at(2)))
     body = b'{"event_id": "x"}'
     await app.client.post("/webhooks/payments", data=body, headers={
         "Content-Type": "application/json", "X-Closer-Signature": sign_timestamped(SECRET, body, int(time.time()))})
@@ -70,6 +71,7 @@ async def test_metrics_count_webhooks_assignments_outbox_and_important_items(app
     assert _value(text, "closer_webhook_latency_seconds_count", endpoint="payments") == 2
     assert _value(text, "closer_assignments_total", reason="rotation") == 1
     assert _value(text, "closer_important_items_created_total") == 1
+    assert _value(text, "closer_payment_events_unmatched") == 1
     # The assignment ping and the alert, pending or already handled by this app's delivery worker.
     assert sum(_value(text, "closer_outbox_depth", status=s) for s in ("pending", "sent", "skipped", "parked")) >= 2
     assert _value(text, "closer_outbox_oldest_pending_seconds") >= 0

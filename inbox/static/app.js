@@ -490,6 +490,32 @@ async function settingsPage() {
     for (const line of data.lines) body.append(el("tr", {}, el("td", {}, line.employee.name), el("td", {}, line.total)));
     if (!data.lines.length) body.append(el("tr", {}, el("td", { colspan: 2, class: "empty" }, t("Nothing here"))));
   });
+  if (admin) await astray();
+}
+
+// What went astray (owner/admin): payments that named no known order, notifications that kept failing.
+async function astray() {
+  document.getElementById("astray").hidden = false;
+  const events = await api("GET", "/payment-events?effect=unmatched");
+  const unmatched = clear(document.querySelector("#unmatched tbody"));
+  for (const e of events.items) {
+    unmatched.append(el("tr", { "data-event": e.id }, el("td", {}, when(e.received_at)), el("td", {}, e.provider),
+      el("td", {}, e.event_id), el("td", {}, e.order_ref), el("td", {}, t(e.result === "paid" ? "Paid"
+        : e.result === "failed" ? "Failed" : "Refunded")), el("td", {}, e.amount ? `${e.amount} ${e.currency || ""}` : ""),
+      el("td", {}, e.reason || "")));
+  }
+  if (!events.items.length) unmatched.append(el("tr", {}, el("td", { colspan: 7, class: "empty" }, t("Nothing here"))));
+  const rows = await api("GET", "/outbox/parked");
+  const parked = clear(document.querySelector("#parked tbody"));
+  for (const r of rows.items) {
+    const again = el("button", { type: "button", onclick: async () => {
+      await api("POST", `/outbox/${r.id}/retry`);
+      again.replaceWith(t("Queued"));
+    } }, t("Send again"));
+    parked.append(el("tr", { "data-outbox": r.id }, el("td", {}, when(r.created_at)), el("td", {}, r.kind),
+      el("td", {}, r.attempts), el("td", { class: "error" }, r.last_error || ""), el("td", {}, again)));
+  }
+  if (!rows.items.length) parked.append(el("tr", {}, el("td", { colspan: 5, class: "empty" }, t("Nothing here"))));
 }
 
 // --- language and logging out, on every page
