@@ -37,7 +37,7 @@ async def reply_to_client(message: Message, employee: Employee) -> None:
 
 
 async def my_important(message: Message, employee: Employee, settings: Settings) -> None:
-    items = (await important.open_items(employee))[:MAX_LISTED]
+    items = await important.open_items(employee, limit=MAX_LISTED)
     if not items:
         await message.answer(_("Nothing important right now."))
         return

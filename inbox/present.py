@@ -18,6 +18,7 @@ from inbox.schemas import (
     OrderOut,
     WidgetOut,
 )
+from sales import listing
 from storage.models import Chat, Client, Employee, ImportantItem, Message, Offer, Order, Widget, WidgetExclusion
 
 
@@ -103,11 +104,7 @@ async def orders_out(orders: Sequence[Order]) -> list[OrderOut]:
 
 async def chats_out(chats: Sequence[Chat]) -> list[ChatOut]:
     clients = {c.id: c for c in await Client.filter(id__in={c.client_id for c in chats})}
-    last: dict[int, str] = {}
-    for chat in chats:
-        message = await Message.filter(chat_id=chat.id).order_by("-created_at", "-id").first().values("text")
-        if message:
-            last[chat.id] = message["text"][:200]
+    last = {chat_id: text[:200] for chat_id, text in (await listing.last_messages([c.id for c in chats])).items()}
     return [
         ChatOut(
             id=chat.id,

@@ -307,7 +307,9 @@ class ImportantOut(Out):
 
 class ImportantList(Out):
     items: list[ImportantOut]
+    # All my unseen open items, not only this page's: the bell's number.
     unseen: int
+    next_cursor: str | None
 
 
 # --- operations: what went astray (owner/admin)

@@ -80,9 +80,11 @@ async def resolve_for_order(order: Order, now: datetime) -> list[int]:
     return [i.id for i in open_items]
 
 
-async def open_items(actor: Employee) -> list[ImportantItem]:
+async def open_items(actor: Employee, *, limit: int | None = None) -> list[ImportantItem]:
+    """My open items, newest failure first (the inbox pages through them with sales.listing.open_important)."""
     require_active(actor)
-    return await ImportantItem.filter(employee_id=actor.id, resolved_at=None).order_by("-failed_at", "-id")
+    query = ImportantItem.filter(employee_id=actor.id, resolved_at=None).order_by("-failed_at", "-id")
+    return await (query.limit(limit) if limit is not None else query)
 
 
 async def mark_seen(actor: Employee, item_id: int, *, now: datetime | None = None) -> ImportantItem:

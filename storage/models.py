@@ -325,6 +325,8 @@ class Order(Model):
         indexes = (
             Index(fields=("account_id", "status", "created_at"), name="order_status_idx"),
             Index(fields=("account_id", "order_manager_id", "status"), name="order_manager_idx"),
+            # Covers "clients of my orders" (the Mine tab) without touching the table: a busy manager has 10^4 orders.
+            Index(fields=("account_id", "order_manager_id", "client_id"), name="order_manager_client_idx"),
             Index(fields=("client_id", "created_at"), name="order_client_idx"),
             Index(fields=("account_id", "created_at"), name="order_created_idx"),
             Index(fields=("status", "assigned_at"), name="order_detach_idx"),

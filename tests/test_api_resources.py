@@ -358,6 +358,20 @@ async def test_the_mine_tab_holds_chats_of_my_orders_and_my_personal_clients(api
     assert status == 200 and {c["client"]["name"] for c in body["items"]} == {"By order", "Personal"}
 
 
+async def test_each_chat_in_a_tab_shows_its_newest_message(api):
+    early, late = await new_client(api.shop, name="Early"), await new_client(api.shop, name="Late")
+    await dialogs.record_inbound(early, "first words", now=at(1))
+    await dialogs.record_inbound(early, "newest words", now=at(3))
+    # Stored later but written earlier (a delayed delivery): not the newest.
+    await dialogs.record_inbound(early, "delayed words", now=at(2))
+    await dialogs.record_inbound(late, "only words", now=at(4))
+    await api.as_(api.shop.owner)
+    status, body = await api.get("/api/v1/chats", tab="all")
+    assert status == 200
+    assert [(c["client"]["name"], c["last_message"]) for c in body["items"]] == [
+        ("Late", "only words"), ("Early", "newest words")]
+
+
 async def test_the_unassigned_tab_holds_chats_nobody_answers_for(api):
     lonely = await new_client(api.shop, name="Lonely")
     managed = await new_client(api.shop, name="Managed")

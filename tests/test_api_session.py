@@ -125,6 +125,17 @@ async def test_my_important_items_hold_client_time_bell_links_and_order(api):
     }
 
 
+async def test_my_important_items_come_in_pages_and_the_bell_counts_them_all(api):
+    orders = [await _failed_flagged_order(api.shop, [api.shop.managers[0]]) for _ in range(3)]
+    await api.log_in(api.shop.managers[0].email)
+    first = await (await api.client.get("/api/v1/important", params={"limit": "2"})).json()
+    assert first["unseen"] == 3 and len(first["items"]) == 2 and first["next_cursor"]
+    rest = await (await api.client.get("/api/v1/important", params={"limit": "2",
+                                                                    "cursor": first["next_cursor"]})).json()
+    assert rest["unseen"] == 3 and rest["next_cursor"] is None
+    assert sorted(i["order_id"] for i in first["items"] + rest["items"]) == sorted(o.id for o in orders)
+
+
 async def test_seen_and_take_through_the_api(api):
     order = await _failed_flagged_order(api.shop, api.shop.managers)
     csrf = await api.log_in(api.shop.managers[1].email)

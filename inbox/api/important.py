@@ -17,21 +17,23 @@ from sales import important, listing
 from storage.models import ImportantItem
 
 
-class HistoryQuery(BaseModel):
+class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     cursor: Annotated[str, Field(max_length=200)] | None = None
     limit: Annotated[int, Field(ge=1, le=listing.MAX_PAGE)] | None = None
 
 
 async def list_items(request: web.Request) -> web.Response:
+    wanted = query(request, PageQuery)
     actor = employee_of(request)
-    items = await important.open_items(actor)
-    out = await important_out(items, request.app[SETTINGS].public_url)
-    return send(ImportantList(items=out, unseen=sum(1 for i in out if not i.seen)))
+    page = await listing.open_important(actor, cursor=wanted.cursor, limit=wanted.limit)
+    out = await important_out(page.rows, request.app[SETTINGS].public_url)
+    return send(ImportantList(items=out, unseen=await listing.unseen_important_count(actor),
+                              next_cursor=page.next_cursor))
 
 
 async def history(request: web.Request) -> web.Response:
-    wanted = query(request, HistoryQuery)
+    wanted = query(request, PageQuery)
     page = await listing.important_history(employee_of(request), cursor=wanted.cursor, limit=wanted.limit)
     return send_page(await important_out(page.rows, request.app[SETTINGS].public_url), page)
 

@@ -83,7 +83,8 @@ function staffSelect(list, selected, { empty = t("Nobody"), name = "employee", a
 // --- the Important badge and live events, on every page
 
 async function refreshBadge() {
-  const data = await api("GET", "/important");
+  // The count covers all my unseen items; one row is enough to get it.
+  const data = await api("GET", "/important?limit=1");
   const badge = document.getElementById("important-badge");
   badge.textContent = data.unseen ? String(data.unseen) : "";
   badge.hidden = !data.unseen;
@@ -145,33 +146,46 @@ async function tabsPage() {
 }
 
 async function importantTable() {
-  const data = await refreshBadge();
+  refreshBadge();
   const table = el("table", { class: "important", id: "important-table" },
     el("thead", {}, el("tr", {},
       el("th", {}, ""), el("th", {}, t("Client")), el("th", {}, t("Failed payment")), el("th", {}, t("Reason")),
       el("th", {}, t("Offer")), el("th", {}, ""), el("th", {}, t("Taken by")))));
   const body = el("tbody");
-  for (const item of data.items) {
-    const take = el("button", { type: "button", class: "take", onclick: async () => {
-      await api("POST", `/important/${item.id}/take`);
-      flash(t("You took it"));
-      document.dispatchEvent(new Event("important-changed"));
-    } }, t("Take"));
-    // Opening the chat marks the item seen (the chat page does it).
-    const openChat = el("a", { href: item.chat_url, class: "open-chat" }, t("Open chat"));
-    body.append(el("tr", { "data-item": item.id, class: item.seen ? "seen" : "unseen" },
-      el("td", {}, item.seen ? "" : el("span", { class: "bell", title: t("Unseen") })),
-      el("td", {}, el("a", { href: item.chat_url, class: "client" }, item.client.name)),
-      el("td", {}, el("time", { datetime: item.failed_at }, when(item.failed_at))),
-      el("td", {}, item.reason || ""),
-      el("td", {}, el("a", { href: item.offer_url, class: "open-offer" }, t("Open offer"))),
-      el("td", {}, openChat, " ", item.taken_by ? "" : take),
-      el("td", { class: "taker" }, item.taken_by ? item.taken_by.name : "")));
+  let cursor = null;
+  const more = el("button", { type: "button", hidden: true, onclick: () => load() }, t("More"));
+  async function load() {
+    const query = new URLSearchParams({ limit: "50" });
+    if (cursor) query.set("cursor", cursor);
+    const data = await api("GET", "/important?" + query);
+    for (const item of data.items) body.append(importantRow(item));
+    if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 7, class: "empty" }, t("Nothing here"))));
+    cursor = data.next_cursor;
+    more.hidden = !cursor;
   }
-  if (!data.items.length) body.append(el("tr", {}, el("td", { colspan: 7, class: "empty" }, t("Nothing here"))));
   table.append(body);
-  document.addEventListener("important-changed", async () => table.replaceWith(await importantTable()), { once: true });
-  return el("div", {}, table, el("p", {}, el("a", { href: "/inbox/?tab=important&history=1" }, t("History"))));
+  await load();
+  document.addEventListener("important-changed", async () => table.parentNode.replaceWith(await importantTable()),
+    { once: true });
+  return el("div", {}, table, more, el("p", {}, el("a", { href: "/inbox/?tab=important&history=1" }, t("History"))));
+}
+
+function importantRow(item) {
+  const take = el("button", { type: "button", class: "take", onclick: async () => {
+    await api("POST", `/important/${item.id}/take`);
+    flash(t("You took it"));
+    document.dispatchEvent(new Event("important-changed"));
+  } }, t("Take"));
+  // Opening the chat marks the item seen (the chat page does it).
+  const openChat = el("a", { href: item.chat_url, class: "open-chat" }, t("Open chat"));
+  return el("tr", { "data-item": item.id, class: item.seen ? "seen" : "unseen" },
+    el("td", {}, item.seen ? "" : el("span", { class: "bell", title: t("Unseen") })),
+    el("td", {}, el("a", { href: item.chat_url, class: "client" }, item.client.name)),
+    el("td", {}, el("time", { datetime: item.failed_at }, when(item.failed_at))),
+    el("td", {}, item.reason || ""),
+    el("td", {}, el("a", { href: item.offer_url, class: "open-offer" }, t("Open offer"))),
+    el("td", {}, openChat, " ", item.taken_by ? "" : take),
+    el("td", { class: "taker" }, item.taken_by ? item.taken_by.name : ""));
 }
 
 async function importantHistory() {
