@@ -139,6 +139,9 @@ def start_profile(pid: int, name: str, seconds: float) -> subprocess.Popen | Non
     if os.environ.get("BENCH_PROFILE") != "1":
         return None
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not os.access(spy, os.X_OK):
+        print(f"  (no profile of {name}: py-spy is not installed; scripts/setup.sh installs it)", flush=True)
+        return None
     RESULTS.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200", "--format", "raw",

@@ -13,7 +13,7 @@ from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
 
-from closer.keys import BOTS, DELIVERY, DISPATCHER
+from closer.keys import BOTS, DISPATCHER
 
 log = logging.getLogger(__name__)
 
@@ -43,5 +43,4 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     except Exception:
         log.exception("update failed; Telegram will resend it", extra={"update_id": update.update_id})
         return _error(500, "internal", "update not processed")
-    request.app[DELIVERY].wake()
     return web.json_response({"ok": True})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
@@ -12,7 +12,7 @@ from bot.runtime import telegram_ctx
 from bot.webhook import telegram_webhook
 from closer.config import Settings
 from closer.observe import setup_observability
-from closer.keys import CLOCK, DATABASE, LIVE, REDIS, SETTINGS
+from closer.keys import CLOCK, DATABASE, DELIVERY, LIVE, REDIS, SETTINGS
 from inbox.live import LiveBus
 from inbox.routes import setup_inbox
 from jobs.guard import DatabaseTickGuard, RedisTickGuard, TickGuard
@@ -93,6 +93,18 @@ def _emulator(world: World, port: int):
     return ctx
 
 
+@web.middleware
+async def wake_delivery(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A change that succeeded may have written outbox rows (alerts, live events): the delivery worker looks now
+    instead of after its idle sleep. Rows written by other processes wait at most that sleep."""
+    response = await handler(request)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and response.status < 400 and DELIVERY in request.app:
+        request.app[DELIVERY].wake()
+    return response
+
+
 def create_app(
     settings: Settings,
     *,
@@ -100,7 +112,7 @@ def create_app(
     scheduler: bool = True,
     emulator: tuple[World, int] | None = None,
 ) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[wake_delivery])
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app.cleanup_ctx.append(_database)

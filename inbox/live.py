@@ -103,10 +103,17 @@ class LiveBus:
             self._deliver_locally(employee_id, event)
 
     async def publish_rows(self, rows: list[Outbox]) -> None:
-        for row in rows:
-            event = event_of(row)
-            if event is not None:
-                await self.publish(row.employee_id, event)
+        events = [(row.employee_id, event) for row in rows if (event := event_of(row)) is not None]
+        if self._redis is None:
+            for employee_id, event in events:
+                self._deliver_locally(employee_id, event)
+            return
+        if events:
+            # One round trip for the batch: a fan-out of 50 was 50 sequential publishes.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for employee_id, event in events:
+                    pipe.publish(f"{CHANNEL_PREFIX}{employee_id}", json.dumps(event))
+                await pipe.execute()
 
     @contextlib.asynccontextmanager
     async def subscribe(self, employee_id: int) -> AsyncIterator[asyncio.Queue]:

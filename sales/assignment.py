@@ -68,11 +68,18 @@ async def _rotation_candidates(account_id: int, widget_id: int) -> list[Candidat
 async def choose_order_manager(order: Order) -> tuple[int, AssignmentReason]:
     """Sticky, else rotation, else the owner (SPEC §1.1). Runs inside the creating transaction.
 
-    The widget's rotation row is locked first, so concurrent creations in one widget pick one after another:
-    no two read the same pointer.
+    The widget's rotation row is locked before the pointer is read, so concurrent creations in one widget pick one
+    after another: no two read the same pointer. The lock is held until the order commits, so what needs no lock is
+    read before it: the staff and the client's previous order (a change to either at that very moment is no
+    different from one a moment earlier).
     """
-    rotation = await RotationState.filter(widget_id=order.widget_id).select_for_update().get()
     candidates = await _rotation_candidates(order.account_id, order.widget_id)
+    rotation = None
+    if any(c.capacity is not None for c in candidates):
+        # Open-order counts decide who has room: read them under the lock, or two creations at once could both
+        # take a manager's last slot.
+        rotation = await _locked_rotation(order.widget_id)
+        candidates = await _rotation_candidates(order.account_id, order.widget_id)
 
     previous = (
         await Order.filter(client_id=order.client_id, order_manager_id__isnull=False)
@@ -85,6 +92,7 @@ async def choose_order_manager(order: Order) -> tuple[int, AssignmentReason]:
         if keeper is not None and may_keep(keeper, candidates):
             return keeper.id, AssignmentReason.STICKY
 
+    rotation = rotation or await _locked_rotation(order.widget_id)
     picked = pick_next(candidates, rotation.last_employee_id)
     if picked is not None:
         rotation.last_employee_id = picked.id
@@ -93,6 +101,10 @@ async def choose_order_manager(order: Order) -> tuple[int, AssignmentReason]:
 
     owner = await Employee.get(account_id=order.account_id, role=Role.OWNER)
     return owner.id, AssignmentReason.FALLBACK
+
+
+async def _locked_rotation(widget_id: int) -> RotationState:
+    return await RotationState.filter(widget_id=widget_id).select_for_update().get()
 
 
 async def change_order_manager(

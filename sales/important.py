@@ -30,52 +30,44 @@ async def create_for_failure(order: Order, event: PaymentEvent, now: datetime) -
         employee__active=True,
         employee__account_id=order.account_id,
     ).values_list("employee_id", flat=True)
-    items: list[ImportantItem] = []
-    for employee_id in sorted(set(employee_ids)):
-        item = await ImportantItem.get_or_none(employee_id=employee_id, order_id=order.id, resolved_at=None)
-        if item is None:
-            item = await ImportantItem.create(
-                account_id=order.account_id,
-                employee_id=employee_id,
-                chat_id=chat.id,
-                order_id=order.id,
-                offer_id=order.offer_id,
-                payment_event_id=event.id,
-                failed_at=failed_at,
-                reason=event.reason,
-                created_at=now,
-            )
-        else:
-            item.payment_event_id = event.id
-            item.failed_at = failed_at
-            item.reason = event.reason
-            item.seen_at = None
-            await item.save(update_fields=["payment_event_id", "failed_at", "reason", "seen_at"])
-        await outbox.enqueue(
-            account_id=order.account_id,
-            kind=outbox.IMPORTANT_CREATED,
-            dedupe_key=f"{outbox.IMPORTANT_CREATED}:{item.id}:{event.id}",
-            employee_id=employee_id,
-            client_id=order.client_id,
-            payload={"important_item_id": item.id, "order_id": order.id, "offer_id": order.offer_id},
-            now=now,
-        )
-        items.append(item)
+    wanted = sorted(set(employee_ids))
+    if not wanted:
+        return []
+    # A handful of statements whatever the number of employees: this runs inside the payment webhook's transaction.
+    existing = {i.employee_id: i for i in await ImportantItem.filter(
+        order_id=order.id, resolved_at=None, employee_id__in=wanted)}
+    fresh = [
+        ImportantItem(account_id=order.account_id, employee_id=employee_id, chat_id=chat.id, order_id=order.id,
+                      offer_id=order.offer_id, payment_event_id=event.id, failed_at=failed_at, reason=event.reason,
+                      created_at=now)
+        for employee_id in wanted if employee_id not in existing
+    ]
+    if fresh:
+        await ImportantItem.bulk_create(fresh)
+    if existing:
+        await ImportantItem.filter(id__in=[i.id for i in existing.values()]).update(
+            payment_event_id=event.id, failed_at=failed_at, reason=event.reason, seen_at=None)
+    items = await ImportantItem.filter(order_id=order.id, resolved_at=None, employee_id__in=wanted).order_by(
+        "employee_id")
+    await outbox.enqueue_many([
+        {"account_id": order.account_id, "kind": outbox.IMPORTANT_CREATED,
+         "dedupe_key": f"{outbox.IMPORTANT_CREATED}:{item.id}:{event.id}", "employee_id": item.employee_id,
+         "client_id": order.client_id,
+         "payload": {"important_item_id": item.id, "order_id": order.id, "offer_id": order.offer_id}}
+        for item in items
+    ], now=now)
     return items
 
 
 async def resolve_for_order(order: Order, now: datetime) -> list[int]:
     """The order got paid: its open items are resolved (the bell goes, the item moves to history)."""
     open_items = await ImportantItem.filter(order_id=order.id, resolved_at=None)
-    for item in open_items:
-        await outbox.enqueue(
-            account_id=order.account_id,
-            kind=outbox.IMPORTANT_RESOLVED,
-            dedupe_key=f"{outbox.IMPORTANT_RESOLVED}:{item.id}",
-            employee_id=item.employee_id,
-            payload={"important_item_id": item.id, "order_id": order.id},
-            now=now,
-        )
+    await outbox.enqueue_many([
+        {"account_id": order.account_id, "kind": outbox.IMPORTANT_RESOLVED,
+         "dedupe_key": f"{outbox.IMPORTANT_RESOLVED}:{item.id}", "employee_id": item.employee_id,
+         "payload": {"important_item_id": item.id, "order_id": order.id}}
+        for item in open_items
+    ], now=now)
     await ImportantItem.filter(id__in=[i.id for i in open_items]).update(resolved_at=now)
     return [i.id for i in open_items]
 

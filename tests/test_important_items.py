@@ -386,16 +386,13 @@ async def test_items_and_alerts_are_written_with_the_failure_or_not_at_all(db, m
     order = await _flagged_order(shop, client)
     for manager in shop.managers:
         await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
-    real_enqueue = outbox.enqueue
-    calls = []
+    real_enqueue_many = outbox.enqueue_many
 
-    async def crash_on_second(**kwargs):
-        calls.append(kwargs)
-        if len(calls) == 2:
-            raise RuntimeError("crash while queueing the second alert")
-        return await real_enqueue(**kwargs)
+    async def crash_after_the_first(rows, *, now):
+        await real_enqueue_many(rows[:1], now=now)
+        raise RuntimeError("crash while queueing the second alert")
 
-    monkeypatch.setattr(outbox, "enqueue", crash_on_second)
+    monkeypatch.setattr(outbox, "enqueue_many", crash_after_the_first)
     with pytest.raises(RuntimeError):
         await _fail(order, 20)
     assert await ImportantItem.all().count() == 0
