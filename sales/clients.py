@@ -97,6 +97,7 @@ async def set_personal_manager(
             return client
         client.personal_manager_id = employee_id
         await client.save(update_fields=["personal_manager_id"])
+        await _copy_personal_manager_to_orders(client)
         log = await log_personal_manager_change(
             account_id=actor.account_id,
             client_id=client.id,
@@ -171,7 +172,7 @@ async def personal_manager_of_order(order: Order) -> Employee | None:
 
 async def orders_of_personal_manager(account_id: int, employee_id: int) -> list[Order]:
     """SPEC §2.3: a personal manager chooses himself and gets the orders of all his clients."""
-    return await Order.filter(account_id=account_id, client__personal_manager_id=employee_id).order_by(
+    return await Order.filter(account_id=account_id, personal_manager_id=employee_id).order_by(
         "-created_at", "-id"
     )
 
@@ -303,4 +304,10 @@ async def _merge(*, source: Client, target: Client) -> Client:
             "telegram_user_id", "email_asked", "unreachable", "language", "widget_id", "personal_manager_id", "name"
         ]
     )
+    await _copy_personal_manager_to_orders(target)
     return target
+
+
+async def _copy_personal_manager_to_orders(client: Client) -> None:
+    # Order.personal_manager_id is a copy for the orders filter; it follows the client's in the same transaction.
+    await Order.filter(client_id=client.id).update(personal_manager_id=client.personal_manager_id)

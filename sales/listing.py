@@ -169,12 +169,6 @@ async def visible_order(actor: Employee, order_id: int) -> Order:
     return order
 
 
-def _personal_clients(account_id: int, employee_id: int) -> Subquery:
-    # A subquery rather than a join to client: the planner then starts from the manager's few clients when that is
-    # cheaper than walking every order newest first (28 ms → 3 ms for a quiet manager on 300,000 orders).
-    return Subquery(Client.filter(account_id=account_id, personal_manager_id=employee_id).values_list("id", flat=True))
-
-
 @dataclass(frozen=True)
 class OrderFilter:
     status: OrderStatus | None = None
@@ -197,7 +191,7 @@ async def orders(actor: Employee, wanted: OrderFilter, *, cursor: str | None = N
     if not is_admin(actor) and wanted.personal_manager_id != actor.id:
         query = query.filter(
             Q(order_manager_id=actor.id)
-            | Q(client_id__in=_personal_clients(actor.account_id, actor.id))
+            | Q(personal_manager_id=actor.id)
             | Q(order_manager_id=None, status__in=OPEN_STATUSES)
         )
     if wanted.unassigned:
@@ -207,7 +201,7 @@ async def orders(actor: Employee, wanted: OrderFilter, *, cursor: str | None = N
         if value is not None:
             query = query.filter(**{name: value})
     if wanted.personal_manager_id is not None:
-        query = query.filter(client_id__in=_personal_clients(actor.account_id, wanted.personal_manager_id))
+        query = query.filter(personal_manager_id=wanted.personal_manager_id)
     if wanted.created_from is not None:
         query = query.filter(created_at__gte=wanted.created_from)
     if wanted.created_to is not None:

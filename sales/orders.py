@@ -56,9 +56,13 @@ async def create_order(
         raise Invalid(f"customer information is limited to {MAX_TEXT} characters", field="customer_info")
 
     async with in_transaction():
+        # Locked, so that the personal manager copied onto the order is the one a concurrent change leaves
+        # (sales.clients.set_personal_manager locks the client too, then updates his orders).
+        client = await Client.filter(id=client.id).select_for_update().get()
         order = await Order.create(
             account_id=account_id,
             client_id=client.id,
+            personal_manager_id=client.personal_manager_id,
             offer_id=offer.id,
             widget_id=widget.id,
             amount=offer.price,

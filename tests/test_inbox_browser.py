@@ -187,7 +187,8 @@ async def test_an_admin_sees_an_unmatched_payment_and_sends_a_parked_notificatio
     await expect(parked).to_contain_text("550 mailbox unavailable")
     await parked.get_by_role("button", name="Send again").click()
     await expect(parked).to_contain_text("Queued")
-    assert (await Outbox.get(id=row.id)).status == OutboxStatus.PENDING
+    # Queued again: the app's delivery worker may already have taken it (without SMTP configured, it skips mail).
+    assert (await Outbox.get(id=row.id)).status in (OutboxStatus.PENDING, OutboxStatus.SKIPPED)
     assert page.errors == []
 
 

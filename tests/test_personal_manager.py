@@ -9,10 +9,12 @@ import pytest
 from sales import accounts
 from sales.audit import client_history
 from sales.clients import (
+    client_from_telegram,
     find_or_create_client,
     normalize_email,
     orders_of_personal_manager,
     personal_manager_of_order,
+    set_client_email,
     set_personal_manager,
     set_personal_manager_from_order,
     update_notes,
@@ -84,6 +86,41 @@ async def test_filter_by_personal_manager_gives_the_orders_of_all_his_clients(db
         await set_personal_manager(shop.owner, client.id, shop.managers[0].id)
     found = await orders_of_personal_manager(shop.account.id, shop.managers[0].id)
     assert sorted(o.id for o in found) == sorted(o.id for o in mine)
+
+
+async def test_the_filter_follows_a_change_of_personal_manager(db):
+    shop = await make_shop(managers=2)
+    orders = [await _order_for(shop, "moved@example.com"), await _order_for(shop, "moved@example.com")]
+    client = await Client.get(account_id=shop.account.id, email="moved@example.com")
+    first, second = shop.managers
+    await set_personal_manager(shop.owner, client.id, first.id)
+    assert sorted(o.id for o in await orders_of_personal_manager(shop.account.id, first.id)) == sorted(
+        o.id for o in orders)
+    await set_personal_manager_from_order(shop.owner, orders[0].id, second.id)
+    assert await orders_of_personal_manager(shop.account.id, first.id) == []
+    assert len(await orders_of_personal_manager(shop.account.id, second.id)) == 2
+    await set_personal_manager(shop.owner, client.id, None)
+    assert await orders_of_personal_manager(shop.account.id, second.id) == []
+
+
+async def test_a_new_order_of_a_client_with_a_personal_manager_is_in_his_filter_at_once(db):
+    shop = await make_shop(managers=2)
+    client = await find_or_create_client(shop.account.id, email="kept@example.com")
+    await set_personal_manager(shop.owner, client.id, shop.managers[1].id)
+    order = await _order_for(shop, "kept@example.com")
+    assert [o.id for o in await orders_of_personal_manager(shop.account.id, shop.managers[1].id)] == [order.id]
+
+
+async def test_orders_of_a_telegram_client_merged_by_email_take_the_known_clients_personal_manager(db):
+    shop = await make_shop(managers=2)
+    known = await find_or_create_client(shop.account.id, email="merge@example.com")
+    await set_personal_manager(shop.owner, known.id, shop.managers[0].id)
+    stranger, _ = await client_from_telegram(shop.account.id, 555_001, name="Tg")
+    order = await create_order(shop.account.id, client_id=stranger.id, offer_id=shop.offer.id)
+    assert order.personal_manager_id is None
+    merged = await set_client_email(stranger, "merge@example.com")
+    assert merged.id == known.id
+    assert [o.id for o in await orders_of_personal_manager(shop.account.id, shop.managers[0].id)] == [order.id]
 
 
 async def test_personal_manager_change_is_audited_and_pings_him(db):
