@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8080"
     webhook_base_url: str | None = None
     stripe_webhook_secret: SecretStr | None = None
+    # With a secret key, a bot order gets a Stripe Checkout page instead of a Telegram invoice.
+    stripe_secret_key: SecretStr | None = None
+    stripe_api_url: str = "https://api.stripe.com"
     payments_webhook_secret: SecretStr | None = None
     # LiqPay's merchant private key (SPEC §5.5): it signs the callbacks.
     liqpay_private_key: SecretStr | None = None

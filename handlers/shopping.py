@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from html import escape
 
@@ -21,21 +22,19 @@ from closer.config import Settings
 from handlers.callbacks import BuyOffer
 from handlers.filters import SuccessfulPayment, customer_router
 from handlers.texts import status_label
+from providers.stripe_checkout import CheckoutUnavailable, checkout_url
 from sales import orders
 from sales.assignment import OPEN_STATUSES
 from sales.clock import utcnow
 from sales.errors import DomainError
-from sales.payments import PaymentNotice, apply_payment, order_id_from_ref
+from sales.payments import PaymentNotice, apply_payment, minor_units, order_id_from_ref
 from storage.models import Client, Employee, Offer, Order, PaymentResult
 
 
+log = logging.getLogger(__name__)
+
 INVOICE_PREFIX = "order:"
 MAX_LISTED = 20
-
-
-def minor_units(amount: Decimal) -> int:
-    # Telegram prices are integers in the currency's smallest unit; closer's currencies have two decimals.
-    return int((amount * 100).to_integral_value())
 
 
 async def list_offers(message: Message, account_id: int) -> None:
@@ -65,6 +64,9 @@ async def buy(query: CallbackQuery, callback_data: BuyOffer, client: Client, acc
         return
     offer = await Offer.get(id=order.offer_id)
     await query.answer()
+    if settings.stripe_secret_key is not None:
+        await _send_checkout_link(query, bot, settings, order, offer)
+        return
     await bot.send_invoice(
         chat_id=query.from_user.id,
         title=offer.title[:32],
@@ -73,6 +75,27 @@ async def buy(query: CallbackQuery, callback_data: BuyOffer, client: Client, acc
         provider_token=settings.telegram_provider_token.get_secret_value() if settings.telegram_provider_token else "",
         currency=order.currency,
         prices=[LabeledPrice(label=offer.title[:32], amount=minor_units(order.amount))],
+    )
+
+
+async def _send_checkout_link(query: CallbackQuery, bot: Bot, settings: Settings, order: Order, offer: Offer) -> None:
+    me = await bot.me()
+    try:
+        url = await checkout_url(settings, order_id=order.id, title=offer.title, amount=order.amount,
+                                 currency=order.currency, return_url=f"https://t.me/{me.username}")
+    except CheckoutUnavailable as exc:
+        # The order stands and its manager was told; the customer can ask again or be called.
+        log.warning("no Stripe checkout page", extra={"order_id": order.id, "error": str(exc)})
+        await bot.send_message(query.from_user.id, _("The payment page is not available right now. Your order "
+                                                     "#{number} is saved; your manager will contact you.").format(
+                                                         number=order.id))
+        return
+    button = InlineKeyboardButton(text=_("Pay {amount} {currency}").format(amount=order.amount,
+                                                                             currency=order.currency), url=url)
+    await bot.send_message(
+        query.from_user.id,
+        _("Order #{number}: {title}.").format(number=order.id, title=escape(offer.title)),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]),
     )
 
 

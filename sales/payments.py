@@ -28,6 +28,12 @@ _MAX_AMOUNT = Decimal("1e10")
 _MAX_ORDER_ID = 2**31 - 1
 
 
+def minor_units(amount: Decimal) -> int:
+    """An amount in the currency's smallest unit, as Telegram and Stripe want it; closer's currencies have two
+    decimals."""
+    return int((amount * 100).to_integral_value())
+
+
 @dataclass(frozen=True)
 class PaymentNotice:
     provider: str
