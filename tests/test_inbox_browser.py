@@ -182,6 +182,7 @@ async def test_an_admin_sees_an_unmatched_payment_and_sends_a_parked_notificatio
     page = await logged_in(browser, inbox, inbox.shop.admin)
     await page.goto(base_of(inbox) + "/inbox/settings")
     await expect(page.locator("body")).to_have_attribute("data-ready", "yes")
+    await expect(page).to_have_title("Settings · closer")
     await expect(page.locator("#unmatched tbody tr[data-event]")).to_contain_text("A-7781")
     parked = page.locator(f"#parked tbody tr[data-outbox='{row.id}']")
     await expect(parked).to_contain_text("550 mailbox unavailable")
