@@ -13,14 +13,9 @@ p95 ≤ 3 × the floor's p95.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import os
 import random
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -29,6 +24,7 @@ import aiohttp
 import asyncpg
 
 from bench.common import BenchEnv, Report, database_exists, fresh_database, percentile
+from tests.processes import free_port, serve, stop
 
 # Bump when the generator changes: a database made by another version is generated again.
 GENERATOR_VERSION = 4
@@ -321,49 +317,6 @@ async def prepare(env: BenchEnv) -> tuple[str, dict, float | None]:
     return url, facts, time.perf_counter() - started
 
 
-# --- the served app
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _serve(url: str, port: int) -> subprocess.Popen:
-    environment = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "WEBHOOK_BASE_URL", "REDIS_URL")}
-    environment |= {"DATABASE_URL": url, "HTTP_PORT": str(port), "HTTP_HOST": "127.0.0.1",
-                    "TELEGRAM_API_URL": "http://127.0.0.1:1", "LOG_LEVEL": "WARNING"}
-    # A pipe nobody reads would fill up and stall the server.
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen([sys.executable, "-m", "closer.cli", "run"], env=environment, stdout=log,
-                               stderr=subprocess.STDOUT)
-    process.log = log
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            if process.poll() is not None:
-                break
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    process.kill()
-    log.seek(0)
-    raise RuntimeError("closer run did not start:\n" + log.read().decode(errors="replace")[-3000:])
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 # --- the cases
 
 @dataclass
@@ -587,8 +540,8 @@ async def run(env: BenchEnv) -> Report:
     else:
         report.notes.append("data set reused (same generator version); new migrations applied to it")
     samples, warmup = (40, 5) if env.quick else (200, 20)
-    port = _free_port()
-    server = await _serve(url, port)
+    port = free_port()
+    server = await serve(url, port, LOG_LEVEL="WARNING")
     base = f"http://127.0.0.1:{port}"
     conn = await asyncpg.connect(url)
     try:
@@ -616,7 +569,7 @@ async def run(env: BenchEnv) -> Report:
                            met=ratio <= GOAL_RATIO)
     finally:
         await conn.close()
-        _stop(server)
+        stop(server)
     report.notes.append("sequential requests over one keep-alive connection, session cookie, after a warm-up; "
                         "the floor runs the same rows in hand-written SQL over one asyncpg connection")
     return report

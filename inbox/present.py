@@ -16,10 +16,24 @@ from inbox.schemas import (
     OfferOut,
     OfferRef,
     OrderOut,
+    OutboxRowOut,
+    PaymentEventOut,
     WidgetOut,
 )
 from sales import listing
-from storage.models import Chat, Client, Employee, ImportantItem, Message, Offer, Order, Widget, WidgetExclusion
+from storage.models import (
+    Chat,
+    Client,
+    Employee,
+    ImportantItem,
+    Message,
+    Offer,
+    Order,
+    Outbox,
+    PaymentEvent,
+    Widget,
+    WidgetExclusion,
+)
 
 
 def _rate(value) -> str:
@@ -141,3 +155,18 @@ async def important_out(items: Sequence[ImportantItem], public_url: str) -> list
             offer=OfferRef(id=item.offer_id, title=offers[item.offer_id]), order_id=item.order_id,
         ))
     return out
+
+
+def payment_event_out(event: PaymentEvent) -> PaymentEventOut:
+    return PaymentEventOut(
+        id=event.id, provider=event.provider, event_id=event.event_id, order_id=event.order_id,
+        order_ref=event.order_ref, result=str(event.result), effect=str(event.effect),
+        amount=None if event.amount is None else str(event.amount), currency=event.currency, reason=event.reason,
+        occurred_at=event.occurred_at, received_at=event.received_at,
+    )
+
+
+def outbox_row_out(row: Outbox) -> OutboxRowOut:
+    return OutboxRowOut(id=row.id, kind=row.kind, status=str(row.status), employee_id=row.employee_id,
+                        client_id=row.client_id, attempts=row.attempts, last_error=row.last_error,
+                        created_at=row.created_at)

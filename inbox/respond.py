@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from inbox.body import check_storable
 from sales.errors import Invalid
-from sales.listing import Page
+from sales.listing import MAX_PAGE, Page
 
 Q = TypeVar("Q", bound=BaseModel)
+
+
+class PageQuery(BaseModel):
+    """The query of any paged list; lists with filters extend it."""
+
+    model_config = ConfigDict(extra="forbid")
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] | None = None
 
 
 def send(model: BaseModel, status: int = 200) -> web.Response:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from closer.keys import REDIS
 from inbox.api import catalog, chats, clients, important, operations, orders, reports, session, staff
-from inbox.api.chats import HistoryQuery, TabQuery
+from inbox.api.chats import TabQuery
 from inbox.api.clients import ClientQuery
 from inbox.api.orders import OrderQuery
 from inbox.api.reports import Period
@@ -16,6 +16,7 @@ from inbox import live
 from inbox.auth import auth_middleware
 from inbox.errors import error_middleware
 from inbox.openapi import Endpoint, add_routes, document
+from inbox.respond import PageQuery
 from inbox.pages import setup_pages
 from inbox.schemas import (
     AccountOut,
@@ -110,14 +111,14 @@ ENDPOINTS: list[Endpoint] = [
     E("GET", "/api/v1/call-list", orders.call_list, "My unpaid orders in calling order", response=CallListOut),
     E("GET", "/api/v1/chats", chats.list_chats, "A chat tab", query=TabQuery, response=page_of(ChatOut)),
     E("GET", "/api/v1/chats/{id}", chats.get_chat, "One chat", response=ChatOut),
-    E("GET", "/api/v1/chats/{id}/messages", chats.messages, "History, newest first", query=HistoryQuery,
+    E("GET", "/api/v1/chats/{id}/messages", chats.messages, "History, newest first", query=PageQuery,
       response=page_of(MessageOut)),
     E("POST", "/api/v1/chats/{id}/messages", chats.send_message, "Write to the client", body=MessageIn,
       response=MessageOut, status=201),
     E("GET", "/api/v1/important", important.list_items, "My open important items, newest failure first",
-      query=important.PageQuery, response=ImportantList),
+      query=PageQuery, response=ImportantList),
     E("GET", "/api/v1/important/history", important.history, "My resolved important items",
-      query=important.PageQuery, response=page_of(ImportantOut)),
+      query=PageQuery, response=page_of(ImportantOut)),
     E("POST", "/api/v1/important/{id}/seen", important.mark_seen, "The bell goes", response=ImportantOut),
     E("POST", "/api/v1/important/{id}/take", important.take, "I handle it", response=ImportantOut),
     E("GET", "/api/v1/reports/commissions", reports.commissions, "Commission per manager", query=Period,
@@ -126,7 +127,7 @@ ENDPOINTS: list[Endpoint] = [
       "Payment events as received, newest first; effect=unmatched: those naming no known order (owner/admin)",
       query=operations.PaymentEventQuery, response=page_of(PaymentEventOut)),
     E("GET", "/api/v1/outbox/parked", operations.parked_outbox,
-      "Notifications that kept failing, with the last error (owner/admin)", query=operations.ParkedQuery,
+      "Notifications that kept failing, with the last error (owner/admin)", query=PageQuery,
       response=page_of(OutboxRowOut)),
     E("POST", "/api/v1/outbox/{id}/retry", operations.retry_outbox, "Send a parked notification again (owner/admin)",
       response=OutboxRowOut),

@@ -89,8 +89,9 @@ async def _seed(world: World) -> Stack:
     return Stack(world, account.id, [m.id for m in managers], owner.id, widget.code, offer.id, flagged.id)
 
 
-@pytest.fixture(params=["webhook", "polling"])
-async def stack(request, tmp_path, aiohttp_server):
+async def start_stack(tmp_path, aiohttp_server, mode: str, **settings) -> Stack:
+    """The emulator, a seeded database and the app with its bot in `mode` (webhook or polling); `settings` add to
+    the app's."""
     world = World()
     world.add_bot(TOKEN, username="closer_e2e_bot")
     emulator = await aiohttp_server(create_emulator_app(world, retry_delay=0.05))
@@ -100,17 +101,23 @@ async def stack(request, tmp_path, aiohttp_server):
     seeded = await _seed(world)
     await close_database(ctx)
     port = unused_port()
-    settings = Settings(
+    app_settings = Settings(
         database_url=url,
         telegram_api_url=str(emulator.make_url("")).rstrip("/"),
         bot_token=TOKEN,
         public_url=PUBLIC,
-        webhook_base_url=f"http://127.0.0.1:{port}" if request.param == "webhook" else None,
+        webhook_base_url=f"http://127.0.0.1:{port}" if mode == "webhook" else None,
+        **settings,
     )
-    await aiohttp_server(create_app(settings, scheduler=False), port=port)
-    if request.param == "webhook":
+    await aiohttp_server(create_app(app_settings, scheduler=False), port=port)
+    if mode == "webhook":
         assert world.bot(TOKEN).webhook_url == f"http://127.0.0.1:{port}/webhooks/telegram/{BOT_ID}"
-    yield seeded
+    return seeded
+
+
+@pytest.fixture(params=["webhook", "polling"])
+async def stack(request, tmp_path, aiohttp_server):
+    return await start_stack(tmp_path, aiohttp_server, request.param)
 
 
 async def _customer_client(stack: Stack) -> Client:
@@ -175,14 +182,19 @@ async def test_an_employee_replies_from_telegram_and_the_customer_receives_it(st
     assert await DialogRecord.exists(employee_id=manager_id, chat_id=stored.chat_id)
 
 
-async def test_ordering_an_offer_assigns_by_rotation_and_pings_the_manager(stack):
+async def order_winter_tyres(stack: Stack) -> Order:
+    """The customer comes through the widget's link, asks for /offers and presses *Winter tyres*."""
     await stack.say(CUSTOMER, f"/start {stack.widget_code}")
     await _customer_client(stack)
     await stack.say(CUSTOMER, "/offers")
     menu = await eventually(lambda: next((m for m in stack.chat(CUSTOMER) if "What would you like" in (m.get("text") or "")), None))
     buy = next(b for row in menu["reply_markup"]["inline_keyboard"] for b in row if "Winter tyres" in b["text"])
     await stack.world.user_presses(stack.bot, CUSTOMER, menu["message_id"], buy["callback_data"])
-    order = await eventually(lambda: Order.get_or_none(account_id=stack.account_id))
+    return await eventually(lambda: Order.get_or_none(account_id=stack.account_id))
+
+
+async def test_ordering_an_offer_assigns_by_rotation_and_pings_the_manager(stack):
+    order = await order_winter_tyres(stack)
     assert order.order_manager_id == min(stack.manager_ids)  # first in the rotation
     manager_user = STAFF[stack.manager_ids.index(order.order_manager_id)]
     await eventually(lambda: any(f"New order #{order.id}" in t for t in stack.bot_texts(manager_user)))

@@ -9,14 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import unused_port
 
-from closer.app import create_app
 from closer.config import Settings
 from providers.stripe_checkout import CheckoutUnavailable, checkout_url
-from storage.db import close_database, migrate, open_database
-from storage.models import Order
-from telegram_emulator.app import create_emulator_app
-from telegram_emulator.world import World
-from tests.test_bot_e2e import CUSTOMER, PUBLIC, TOKEN, Stack, _customer_client, _seed, eventually
+from tests.test_bot_e2e import CUSTOMER, Stack, eventually, order_winter_tyres, start_stack
 
 SECRET_KEY = "sk_test_closer"
 SESSION_URL = "https://checkout.stripe.com/c/pay/cs_test_a1"
@@ -51,8 +46,8 @@ def stripe():
     return FakeStripe()
 
 
-def _settings(stripe_server, **extra) -> Settings:
-    return Settings(stripe_secret_key=SECRET_KEY, stripe_api_url=str(stripe_server.make_url("")).rstrip("/"), **extra)
+def _settings(stripe_server) -> Settings:
+    return Settings(stripe_secret_key=SECRET_KEY, stripe_api_url=str(stripe_server.make_url("")).rstrip("/"))
 
 
 async def test_a_checkout_session_names_the_order_and_charges_the_price_in_minor_units(stripe, aiohttp_server):
@@ -95,37 +90,15 @@ async def test_stripe_unreachable_is_reported():
 
 
 async def _bot_with_stripe(tmp_path, aiohttp_server, stripe: FakeStripe) -> Stack:
-    world = World()
-    world.add_bot(TOKEN, username="closer_e2e_bot")
-    emulator = await aiohttp_server(create_emulator_app(world, retry_delay=0.05))
     stripe_server = await aiohttp_server(stripe.app())
-    url = f"sqlite://{tmp_path / 'stripe.db'}"
-    await migrate(url)
-    ctx = await open_database(url)
-    seeded = await _seed(world)
-    await close_database(ctx)
-    port = unused_port()
-    settings = _settings(stripe_server, database_url=url, telegram_api_url=str(emulator.make_url("")).rstrip("/"),
-                         bot_token=TOKEN, public_url=PUBLIC, webhook_base_url=f"http://127.0.0.1:{port}")
-    await aiohttp_server(create_app(settings, scheduler=False), port=port)
-    return seeded
-
-
-async def _order_in_the_bot(stack: Stack) -> Order:
-    await stack.say(CUSTOMER, f"/start {stack.widget_code}")
-    await _customer_client(stack)
-    await stack.say(CUSTOMER, "/offers")
-    menu = await eventually(lambda: next(
-        (m for m in stack.chat(CUSTOMER) if "What would you like" in (m.get("text") or "")), None))
-    buy = next(b for row in menu["reply_markup"]["inline_keyboard"] for b in row if "Winter tyres" in b["text"])
-    await stack.world.user_presses(stack.bot, CUSTOMER, menu["message_id"], buy["callback_data"])
-    return await eventually(lambda: Order.get_or_none(account_id=stack.account_id))
+    return await start_stack(tmp_path, aiohttp_server, "webhook", stripe_secret_key=SECRET_KEY,
+                             stripe_api_url=str(stripe_server.make_url("")).rstrip("/"))
 
 
 async def test_an_order_in_the_bot_gets_a_stripe_payment_button_instead_of_an_invoice(stripe, tmp_path,
                                                                                       aiohttp_server):
     stack = await _bot_with_stripe(tmp_path, aiohttp_server, stripe)
-    order = await _order_in_the_bot(stack)
+    order = await order_winter_tyres(stack)
     offer_message = await eventually(lambda: next(
         (m for m in stack.chat(CUSTOMER) if f"Order #{order.id}: Winter tyres." in (m.get("text") or "")), None))
     [[button]] = offer_message["reply_markup"]["inline_keyboard"]
@@ -137,6 +110,6 @@ async def test_an_order_in_the_bot_gets_a_stripe_payment_button_instead_of_an_in
 
 async def test_when_stripe_is_down_the_order_stands_and_the_customer_is_told(tmp_path, aiohttp_server):
     stack = await _bot_with_stripe(tmp_path, aiohttp_server, FakeStripe(status=503))
-    order = await _order_in_the_bot(stack)
+    order = await order_winter_tyres(stack)
     await eventually(lambda: any(f"Your order #{order.id} is saved" in t for t in stack.bot_texts(CUSTOMER)))
     assert order.order_manager_id is not None

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 
 from closer.keys import CLOCK
 from inbox.auth import employee_of
 from inbox.body import parse, path_id
 from inbox.present import chats_out, messages_out
-from inbox.respond import query, send, send_page
+from inbox.respond import PageQuery, query, send, send_page
 from inbox.schemas import MessageIn
 from sales import dialogs, listing
 
 
-class TabQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TabQuery(PageQuery):
     tab: listing.Tab = listing.Tab.MINE
-    cursor: Annotated[str, Field(max_length=200)] | None = None
-    limit: Annotated[int, Field(ge=1, le=listing.MAX_PAGE)] | None = None
-
-
-class HistoryQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    cursor: Annotated[str, Field(max_length=200)] | None = None
-    limit: Annotated[int, Field(ge=1, le=listing.MAX_PAGE)] | None = None
 
 
 async def list_chats(request: web.Request) -> web.Response:
@@ -42,7 +31,7 @@ async def get_chat(request: web.Request) -> web.Response:
 
 async def messages(request: web.Request) -> web.Response:
     """Newest first; the next page goes further back in time."""
-    wanted = query(request, HistoryQuery)
+    wanted = query(request, PageQuery)
     page = await listing.messages(employee_of(request), path_id(request), cursor=wanted.cursor, limit=wanted.limit)
     return send_page(await messages_out(page.rows), page)
 

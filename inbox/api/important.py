@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 
 from closer.keys import CLOCK, SETTINGS
 from inbox.auth import employee_of
 from inbox.body import path_id
 from inbox.present import important_out
-from inbox.respond import query, send, send_page
+from inbox.respond import PageQuery, query, send, send_page
 from inbox.schemas import ImportantList
 from sales import important, listing
 from storage.models import ImportantItem
-
-
-class PageQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    cursor: Annotated[str, Field(max_length=200)] | None = None
-    limit: Annotated[int, Field(ge=1, le=listing.MAX_PAGE)] | None = None
 
 
 async def list_items(request: web.Request) -> web.Response:
