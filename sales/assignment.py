@@ -7,6 +7,7 @@ of a paid order and queues the ping, in the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tortoise.expressions import Q
@@ -37,20 +38,11 @@ MAX_GROUP = 1000
 
 
 async def _rotation_candidates(account_id: int, widget_id: int) -> list[Candidate]:
+    """The widget's managers, without their open-order counts (see `_with_open_orders`)."""
     staff = await Employee.filter(account_id=account_id, role=Role.MANAGER).values(
         "id", "role", "active", "away", "capacity"
     )
     excluded = set(await WidgetExclusion.filter(widget_id=widget_id).values_list("employee_id", flat=True))
-    capped = [row["id"] for row in staff if row["capacity"] is not None]
-    open_orders: dict[int, int] = {}
-    if capped:
-        counts = (
-            await Order.filter(order_manager_id__in=capped, status__in=OPEN_STATUSES)
-            .group_by("order_manager_id")
-            .annotate(n=Count("id"))
-            .values("order_manager_id", "n")
-        )
-        open_orders = {row["order_manager_id"]: row["n"] for row in counts}
     return [
         Candidate(
             id=row["id"],
@@ -58,11 +50,23 @@ async def _rotation_candidates(account_id: int, widget_id: int) -> list[Candidat
             active=row["active"],
             away=row["away"],
             excluded=row["id"] in excluded,
-            open_orders=open_orders.get(row["id"], 0),
             capacity=row["capacity"],
         )
         for row in staff
     ]
+
+
+async def _with_open_orders(candidates: list[Candidate]) -> list[Candidate]:
+    """The open-order counts of those with a capacity; the only ones it matters for."""
+    capped = [c.id for c in candidates if c.capacity is not None]
+    counts = (
+        await Order.filter(order_manager_id__in=capped, status__in=OPEN_STATUSES)
+        .group_by("order_manager_id")
+        .annotate(n=Count("id"))
+        .values("order_manager_id", "n")
+    )
+    open_orders = {row["order_manager_id"]: row["n"] for row in counts}
+    return [replace(c, open_orders=open_orders.get(c.id, 0)) for c in candidates]
 
 
 async def choose_order_manager(order: Order) -> tuple[int, AssignmentReason]:
@@ -79,7 +83,7 @@ async def choose_order_manager(order: Order) -> tuple[int, AssignmentReason]:
         # Open-order counts decide who has room: read them under the lock, or two creations at once could both
         # take a manager's last slot.
         rotation = await _locked_rotation(order.widget_id)
-        candidates = await _rotation_candidates(order.account_id, order.widget_id)
+        candidates = await _with_open_orders(candidates)
 
     previous = (
         await Order.filter(client_id=order.client_id, order_manager_id__isnull=False)

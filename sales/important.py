@@ -50,12 +50,12 @@ async def create_for_failure(order: Order, event: PaymentEvent, now: datetime) -
     items = await ImportantItem.filter(order_id=order.id, resolved_at=None, employee_id__in=wanted).order_by(
         "employee_id")
     await outbox.enqueue_many([
-        {"account_id": order.account_id, "kind": outbox.IMPORTANT_CREATED,
-         "dedupe_key": f"{outbox.IMPORTANT_CREATED}:{item.id}:{event.id}", "employee_id": item.employee_id,
-         "client_id": order.client_id,
-         "payload": {"important_item_id": item.id, "order_id": order.id, "offer_id": order.offer_id}}
+        outbox.row(account_id=order.account_id, kind=outbox.IMPORTANT_CREATED,
+                   dedupe_key=f"{outbox.IMPORTANT_CREATED}:{item.id}:{event.id}", employee_id=item.employee_id,
+                   client_id=order.client_id, now=now,
+                   payload={"important_item_id": item.id, "order_id": order.id, "offer_id": order.offer_id})
         for item in items
-    ], now=now)
+    ])
     return items
 
 
@@ -63,11 +63,11 @@ async def resolve_for_order(order: Order, now: datetime) -> list[int]:
     """The order got paid: its open items are resolved (the bell goes, the item moves to history)."""
     open_items = await ImportantItem.filter(order_id=order.id, resolved_at=None)
     await outbox.enqueue_many([
-        {"account_id": order.account_id, "kind": outbox.IMPORTANT_RESOLVED,
-         "dedupe_key": f"{outbox.IMPORTANT_RESOLVED}:{item.id}", "employee_id": item.employee_id,
-         "payload": {"important_item_id": item.id, "order_id": order.id}}
+        outbox.row(account_id=order.account_id, kind=outbox.IMPORTANT_RESOLVED,
+                   dedupe_key=f"{outbox.IMPORTANT_RESOLVED}:{item.id}", employee_id=item.employee_id, now=now,
+                   payload={"important_item_id": item.id, "order_id": order.id})
         for item in open_items
-    ], now=now)
+    ])
     await ImportantItem.filter(id__in=[i.id for i in open_items]).update(resolved_at=now)
     return [i.id for i in open_items]
 

@@ -22,6 +22,21 @@ MESSAGE_TO_STAFF = "message.to_staff"
 MESSAGE_TO_CLIENT = "message.to_client"
 
 
+def row(
+    *,
+    account_id: int,
+    kind: str,
+    dedupe_key: str,
+    now: datetime,
+    employee_id: int | None = None,
+    client_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Outbox:
+    """An outbox row, not yet written: due now."""
+    return Outbox(account_id=account_id, kind=kind, dedupe_key=dedupe_key, employee_id=employee_id,
+                  client_id=client_id, payload=payload or {}, available_at=now, created_at=now)
+
+
 async def enqueue(
     *,
     account_id: int,
@@ -32,28 +47,17 @@ async def enqueue(
     client_id: int | None = None,
     payload: dict[str, Any] | None = None,
 ) -> Outbox:
-    return await Outbox.create(
-        account_id=account_id,
-        kind=kind,
-        dedupe_key=dedupe_key,
-        employee_id=employee_id,
-        client_id=client_id,
-        payload=payload or {},
-        available_at=now,
-        created_at=now,
-    )
+    written = row(account_id=account_id, kind=kind, dedupe_key=dedupe_key, now=now, employee_id=employee_id,
+                  client_id=client_id, payload=payload)
+    await written.save(force_create=True)
+    return written
 
 
-async def enqueue_many(rows: list[dict[str, Any]], *, now: datetime) -> None:
-    """Several rows in one statement (a fan-out of 50 alerts was 50 round trips inside the payment's transaction).
-    Each dict holds enqueue's keyword arguments but `now`."""
+async def enqueue_many(rows: list[Outbox]) -> None:
+    """Rows made by `row`, in one statement (a fan-out of 50 alerts was 50 round trips inside the payment's
+    transaction)."""
     if rows:
-        await Outbox.bulk_create([
-            Outbox(account_id=r["account_id"], kind=r["kind"], dedupe_key=r["dedupe_key"],
-                   employee_id=r.get("employee_id"), client_id=r.get("client_id"), payload=r.get("payload") or {},
-                   available_at=now, created_at=now)
-            for r in rows
-        ])
+        await Outbox.bulk_create(rows)
 
 
 async def retry_parked(actor: Employee, outbox_id: int, *, now: datetime) -> Outbox:

@@ -388,8 +388,8 @@ async def test_items_and_alerts_are_written_with_the_failure_or_not_at_all(db, m
         await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
     real_enqueue_many = outbox.enqueue_many
 
-    async def crash_after_the_first(rows, *, now):
-        await real_enqueue_many(rows[:1], now=now)
+    async def crash_after_the_first(rows):
+        await real_enqueue_many(rows[:1])
         raise RuntimeError("crash while queueing the second alert")
 
     monkeypatch.setattr(outbox, "enqueue_many", crash_after_the_first)
