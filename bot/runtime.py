@@ -18,6 +18,7 @@ from closer.keys import BOTS, CLOCK, DELIVERY, DISPATCHER, LIVE, REDIS, SETTINGS
 from delivery.email import EmailChannel, SmtpTarget
 from delivery.telegram import TelegramChannel
 from delivery.worker import DeliveryWorker
+from inbox.live import LiveChannel
 from storage.models import Account
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
             TelegramChannel(registry, i18n, settings.public_url),
             EmailChannel(SmtpTarget(settings.smtp_url.get_secret_value()) if settings.smtp_url else None,
                          settings.mail_from, settings.public_url),
+            LiveChannel(),
         ],
         clock=app[CLOCK],
         lease=timedelta(seconds=settings.delivery_lease_seconds),
@@ -43,7 +45,7 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[BOTS], app[DISPATCHER], app[DELIVERY] = registry, dispatcher, worker
 
-    tasks = [asyncio.create_task(worker.run_forever(), name="delivery")]
+    tasks = [asyncio.create_task(worker.run_forever(), name="delivery")] if settings.delivery_worker else []
     polling = False
     for bot in registry.bots:
         try:

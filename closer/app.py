@@ -54,7 +54,8 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     guard: TickGuard = RedisTickGuard(app[REDIS]) if REDIS in app else DatabaseTickGuard()
-    scheduler = build_scheduler(guard, app[CLOCK], app[SETTINGS].detach_sweep_seconds)
+    scheduler = build_scheduler(guard, app[CLOCK], app[SETTINGS].detach_sweep_seconds,
+                                app[SETTINGS].conversation_sweep_seconds)
     scheduler.start()
     yield
     scheduler.shutdown(wait=False)

@@ -55,6 +55,7 @@ def _demo(settings: Settings) -> int:
             "bot_token": SecretStr(DEMO_BOT_TOKEN),
             "telegram_api_url": f"{base}:{emulator_port}",
             "public_url": f"{base}:{settings.http_port}",
+            "demo": True,
         }
     )
     asyncio.run(migrate(settings.database_url))

@@ -30,11 +30,17 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
 
+    # false: this process serves HTTP only and leaves the outbox to the others (e.g. a web-only replica).
+    delivery_worker: bool = True
     # How long a delivery worker holds a claimed outbox row; a crashed worker's rows are sent again after it.
     delivery_lease_seconds: int = Field(default=60, ge=1, le=3600)
     # How often the auto-detach sweep runs, in seconds (SPEC §1.3).
     detach_sweep_seconds: int = Field(default=60, ge=1)
+    # How often unanswered clients (SPEC §10.5) and snoozed chats are looked at, in seconds.
+    conversation_sweep_seconds: int = Field(default=30, ge=1)
     log_level: str = "INFO"
+    # Set by `closer demo` only: owner and admins may make an order's payment fail from the inbox.
+    demo: bool = False
 
     @field_validator("redis_url", "webhook_base_url", mode="before")
     @classmethod

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sales import accounts, dialogs, orders
+from sales import accounts, conversations, dialogs, orders
 from sales.clients import find_or_create_client
 from sales.clock import utcnow
 from sales.payments import PaymentNotice, apply_payment
-from storage.models import Account, Client, Employee, Order, PaymentResult, Role
+from storage.models import Account, Chat, Client, Employee, Order, PaymentResult, Role
 from telegram_emulator.world import World
 
 DEMO_OWNER_EMAIL = "owner@demo.closer"
@@ -63,9 +63,13 @@ async def seed_demo() -> DemoLogin:
         manager = next(m for m in managers if m.id == order.order_manager_id)
         await dialogs.record_outbound(manager, client.id, "Yes, it is. I have sent you the payment link.")
     # Something for every tab: Petro's card was declined (the Important tab of everyone who wrote to him, the owner
-    # included), and a lead nobody answers for yet (Unassigned).
+    # included); Anna's course is unpaid (the owner greeted her too, so making her payment fail from the inbox puts
+    # her in his Important tab); a new lead routed to a manager the moment he wrote; and a chat the owner left for
+    # whoever takes it (Unassigned).
     petro = await Client.get(account_id=account.id, email="petro@example.com")
     await dialogs.record_outbound(owner, petro.id, "Petro, welcome! Maria will help you with the course.")
+    anna = await Client.get(account_id=account.id, email="anna@example.com")
+    await dialogs.record_outbound(owner, anna.id, "Anna, welcome to Demo Motors!")
     petro_order = await Order.filter(client_id=petro.id).first()
     await apply_payment(PaymentNotice(
         "demo", f"demo-failure-{petro_order.id}", str(petro_order.id), PaymentResult.FAILED, occurred_at=utcnow(),
@@ -73,4 +77,7 @@ async def seed_demo() -> DemoLogin:
     ))
     lead = await find_or_create_client(account.id, email="taras@example.com", name="Taras Lead")
     await dialogs.record_inbound(lead, "Do you have a course on weekends?")
+    waiting = await find_or_create_client(account.id, email="olha@example.com", name="Olha Lead")
+    await dialogs.record_inbound(waiting, "Can I book a test drive on Saturday?")
+    await conversations.assign_chat(owner, (await Chat.get(client_id=waiting.id)).id, None)
     return DemoLogin(DEMO_OWNER_EMAIL, DEMO_PASSWORD)

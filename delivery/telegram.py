@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 
 from aiogram import Bot
@@ -11,9 +12,9 @@ from aiogram.utils.i18n import I18n
 
 from bot.registry import BotRegistry
 from bot.sender import Unreachable
-from handlers.callbacks import TakeImportant
+from handlers.callbacks import TakeChat, TakeImportant
 from sales import outbox
-from storage.models import Client, Employee, ImportantItem, Message, Offer, Order, Outbox, StaffRelay
+from storage.models import Chat, Client, Employee, ImportantItem, Message, Offer, Order, Outbox, StaffRelay
 
 
 def client_label(client: Client) -> str:
@@ -32,6 +33,8 @@ class TelegramChannel:
             outbox.IMPORTANT_RESOLVED,
             outbox.MESSAGE_TO_STAFF,
             outbox.MESSAGE_TO_CLIENT,
+            outbox.CHAT_ASSIGNED,
+            outbox.CHAT_UNANSWERED,
         }
     )
 
@@ -67,6 +70,8 @@ class TelegramChannel:
             outbox.IMPORTANT_TAKEN: self._important_update,
             outbox.IMPORTANT_RESOLVED: self._important_update,
             outbox.MESSAGE_TO_STAFF: self._to_staff,
+            outbox.CHAT_ASSIGNED: self._chat_assigned,
+            outbox.CHAT_UNANSWERED: self._chat_unanswered,
         }[row.kind]
         return await handler(bot, employee, row)
 
@@ -100,11 +105,51 @@ class TelegramChannel:
                 inline_keyboard=[[self._link(self._("Open chat", lang), f"/inbox/chats/{chat.id}")]]
             )
         )
+        await self._relay(employee, sent, client.id, row.account_id)
+        return True
+
+    async def _relay(self, employee: Employee, sent, client_id: int, account_id: int) -> None:
         await StaffRelay.get_or_create(
             employee_id=employee.id,
             telegram_message_id=sent.message_id,
-            defaults={"account_id": row.account_id, "client_id": client.id, "created_at": sent.date},
+            defaults={"account_id": account_id, "client_id": client_id, "created_at": sent.date},
         )
+
+    def _chat_buttons(self, chat_id: int, assignee_id: int | None, lang: str) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(inline_keyboard=[[
+            self._link(self._("Open chat", lang), f"/inbox/chats/{chat_id}"),
+            InlineKeyboardButton(text=self._("Take", lang),
+                                 callback_data=TakeChat(chat_id=chat_id, assignee_id=assignee_id or 0).pack()),
+        ]])
+
+    async def _chat_assigned(self, bot: Bot, employee: Employee, row: Outbox) -> bool:
+        """SPEC §10.3: the chat's new assignee hears of it, with the client's latest words."""
+        chat = await Chat.get(id=row.payload["chat_id"]).prefetch_related("client")
+        lang = employee.language
+        text = self._("💬 New conversation for you: {client}", lang).format(client=escape(client_label(chat.client)))
+        last = await Message.filter(chat_id=chat.id, direction="in").order_by("-id").first()
+        if last is not None:
+            text += f"\n{escape(last.text[:500])}"
+        sent = await self._send(bot, employee.telegram_chat_id, text, self._chat_buttons(chat.id, employee.id, lang))
+        # It quotes the client: a reply to it answers him, like a reply to his forwarded message.
+        await self._relay(employee, sent, chat.client_id, row.account_id)
+        return True
+
+    async def _chat_unanswered(self, bot: Bot, employee: Employee, row: Outbox) -> bool:
+        """SPEC §10.5: the owner and admins hear of a client nobody has answered."""
+        chat = await Chat.get(id=row.payload["chat_id"]).prefetch_related("client")
+        lang = employee.language
+        waiting_since = datetime.fromisoformat(row.payload["waiting_since"])
+        text = self._("⏰ {client} has been waiting for an answer since {when}.", lang).format(
+            client=escape(client_label(chat.client)), when=waiting_since.strftime("%Y-%m-%d %H:%M UTC"))
+        if row.payload.get("assignee_id"):
+            name = (await Employee.get(id=row.payload["assignee_id"])).name
+            text += "\n" + self._("Assigned to {name}.", lang).format(name=escape(name))
+        if row.payload.get("reassigned_to"):
+            name = (await Employee.get(id=row.payload["reassigned_to"])).name
+            text += "\n" + self._("Passed on to {name}.", lang).format(name=escape(name))
+        assignee = row.payload.get("reassigned_to") or row.payload.get("assignee_id")
+        await self._send(bot, employee.telegram_chat_id, text, self._chat_buttons(chat.id, assignee, lang))
         return True
 
     async def _order_assigned(self, bot: Bot, employee: Employee, row: Outbox) -> bool:

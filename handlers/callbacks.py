@@ -19,3 +19,9 @@ class BuyOffer(CallbackData, prefix="buy"):
 
 class TakeImportant(CallbackData, prefix="take"):
     item_id: int
+
+
+class TakeChat(CallbackData, prefix="takechat"):
+    # Who had the chat when the button was made (0: nobody): taking it succeeds only if that is still so.
+    chat_id: int
+    assignee_id: int

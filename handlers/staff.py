@@ -10,10 +10,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from closer.config import Settings
-from handlers.callbacks import TakeImportant
+from handlers.callbacks import TakeChat, TakeImportant
 from handlers.filters import CommandText, IsStaff, ReplyText
-from sales import dialogs, important
-from sales.errors import DomainError, Invalid
+from sales import conversations, dialogs, important
+from sales.errors import Conflict, DomainError, Invalid
 from storage.models import Client, Employee, StaffRelay
 
 
@@ -64,6 +64,23 @@ async def take(query: CallbackQuery, callback_data: TakeImportant, employee: Emp
     await query.answer(_("You took it."))
 
 
+async def take_chat(query: CallbackQuery, callback_data: TakeChat, employee: Employee) -> None:
+    """*Take* on an assignment ping or a first-response alert (SPEC §10.3–10.5)."""
+    try:
+        chat = await conversations.take_chat(employee, callback_data.chat_id,
+                                             replacing=callback_data.assignee_id or None)
+    except Conflict:
+        await query.answer(_("Someone else already has this chat."), show_alert=True)
+        return
+    except DomainError:
+        await query.answer(_("You cannot take this chat."), show_alert=True)
+        return
+    if chat.assignee_id == employee.id and callback_data.assignee_id == employee.id:
+        await query.answer(_("This chat is yours."))
+    else:
+        await query.answer(_("You took the chat."))
+
+
 async def staff_unknown_command(message: Message) -> None:
     await message.answer(_("Staff commands: /important. Reply to a client's message to answer him."))
 
@@ -84,6 +101,7 @@ def build_router() -> Router:
     router.message.register(reply_to_client, ReplyText())
     router.message.register(my_important, Command("important"))
     router.callback_query.register(take, TakeImportant.filter())
+    router.callback_query.register(take_chat, TakeChat.filter())
     router.message.register(staff_unknown_command, CommandText())
     router.message.register(staff_other)
     router.callback_query.register(staff_stale_button)

@@ -19,30 +19,62 @@ from redis.asyncio import Redis
 
 from inbox.auth import employee_of
 from sales import outbox
-from storage.models import Outbox
+from sales.conversations import may_receive
+from storage.models import Employee, Outbox
 
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "closer:live:"
-# Kinds a page reacts to; the rest (messages to clients, e-mails) concern nobody's screen.
+# A chat's events go to its account's channel once; each process shows them to those of its pages that may see them.
+ACCOUNT_CHANNEL = f"{CHANNEL_PREFIX}a:"
+# Kinds a page reacts to; the rest (messages to clients, e-mails) concern nobody's screen. Client messages reach the
+# pages as chat events (one per message, for everyone who may see the chat), not as the Telegram copies.
 LIVE_KINDS = {
     outbox.IMPORTANT_CREATED: "important",
     outbox.IMPORTANT_TAKEN: "important",
     outbox.IMPORTANT_RESOLVED: "important",
-    outbox.MESSAGE_TO_STAFF: "message",
     outbox.ORDER_ASSIGNED: "assignment",
     outbox.ORDERS_ASSIGNED_DIGEST: "assignment",
     outbox.ORDER_DETACHED: "assignment",
     outbox.PERSONAL_MANAGER_SET: "assignment",
+    outbox.CHAT_ASSIGNED: "assignment",
+    outbox.CHAT_UNANSWERED: "alert",
 }
+# What a chat event is called on the page: a message, or a change of assignee or status.
+CHAT_TOPICS = {"message": "message", "assigned": "chat", "status": "chat"}
 QUEUE_SIZE = 256
 
 
 def event_of(row: Outbox) -> dict | None:
+    """The event an employee's page gets for a row addressed to him; chat events go by `chat_event_of`."""
     topic = LIVE_KINDS.get(row.kind)
     if topic is None or row.employee_id is None:
         return None
     return {"topic": topic, "kind": row.kind, "payload": row.payload, "client_id": row.client_id}
+
+
+def chat_event_of(row: Outbox) -> tuple[dict, dict] | None:
+    """A chat event and who may see it (`sales.conversations.Audience`)."""
+    if row.kind != outbox.CHAT_EVENT:
+        return None
+    payload = dict(row.payload)
+    audience = payload.pop("audience")
+    event = {"topic": CHAT_TOPICS.get(payload["event"], "chat"), "kind": f"chat.{payload['event']}",
+             "payload": payload, "client_id": row.client_id, "chat_id": payload["chat_id"]}
+    return event, audience
+
+
+class LiveChannel:
+    """The delivery worker's channel for chat events: the live bus showed them when they were claimed (see
+    `LiveBus.publish_rows`); nothing else leaves closer for them."""
+
+    kinds = frozenset({outbox.CHAT_EVENT})
+
+    async def deliver(self, row: Outbox) -> bool:
+        return True
+
+    async def recipient_unreachable(self, row: Outbox) -> None:
+        return None
 
 
 class LiveBus:
@@ -51,6 +83,8 @@ class LiveBus:
     def __init__(self, redis: Redis | None = None) -> None:
         self._redis = redis
         self._queues: dict[int, set[asyncio.Queue]] = defaultdict(set)
+        # Per account, the employees with an open page here and their roles: who a chat event may reach.
+        self._members: dict[int, dict[int, str]] = defaultdict(dict)
         self._listener: asyncio.Task | None = None
         self.sockets: set[web.WebSocketResponse] = set()
 
@@ -86,7 +120,16 @@ class LiveBus:
     def _on_message(self, message: dict) -> None:
         channel = message["channel"]
         channel = channel.decode() if isinstance(channel, bytes) else channel
-        self._deliver_locally(int(channel.removeprefix(CHANNEL_PREFIX)), json.loads(message["data"]))
+        data = json.loads(message["data"])
+        if channel.startswith(ACCOUNT_CHANNEL):
+            self._deliver_chat_event(int(channel.removeprefix(ACCOUNT_CHANNEL)), data["event"], data["audience"])
+        else:
+            self._deliver_locally(int(channel.removeprefix(CHANNEL_PREFIX)), data)
+
+    def _deliver_chat_event(self, account_id: int, event: dict, audience: dict) -> None:
+        for employee_id, role in list(self._members.get(account_id, {}).items()):
+            if may_receive(audience, employee_id, role):
+                self._deliver_locally(employee_id, event)
 
     def _deliver_locally(self, employee_id: int, event: dict) -> None:
         for queue in self._queues.get(employee_id, ()):
@@ -104,27 +147,36 @@ class LiveBus:
 
     async def publish_rows(self, rows: list[Outbox]) -> None:
         events = [(row.employee_id, event) for row in rows if (event := event_of(row)) is not None]
+        chat_events = [(row.account_id, found) for row in rows if (found := chat_event_of(row)) is not None]
         if self._redis is None:
             for employee_id, event in events:
                 self._deliver_locally(employee_id, event)
+            for account_id, (event, audience) in chat_events:
+                self._deliver_chat_event(account_id, event, audience)
             return
-        if events:
+        if events or chat_events:
             # One round trip for the batch: a fan-out of 50 was 50 sequential publishes.
             async with self._redis.pipeline(transaction=False) as pipe:
                 for employee_id, event in events:
                     pipe.publish(f"{CHANNEL_PREFIX}{employee_id}", json.dumps(event))
+                for account_id, (event, audience) in chat_events:
+                    pipe.publish(f"{ACCOUNT_CHANNEL}{account_id}", json.dumps({"event": event, "audience": audience}))
                 await pipe.execute()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, employee_id: int) -> AsyncIterator[asyncio.Queue]:
+    async def subscribe(self, employee: Employee) -> AsyncIterator[asyncio.Queue]:
         queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
-        self._queues[employee_id].add(queue)
+        self._queues[employee.id].add(queue)
+        self._members[employee.account_id][employee.id] = str(employee.role)
         try:
             yield queue
         finally:
-            self._queues[employee_id].discard(queue)
-            if not self._queues[employee_id]:
-                del self._queues[employee_id]
+            self._queues[employee.id].discard(queue)
+            if not self._queues[employee.id]:
+                del self._queues[employee.id]
+                self._members[employee.account_id].pop(employee.id, None)
+                if not self._members[employee.account_id]:
+                    del self._members[employee.account_id]
 
 
 LIVE = web.AppKey("live", LiveBus)
@@ -141,7 +193,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     bus = request.app[LIVE]
     bus.sockets.add(ws)
-    async with bus.subscribe(employee.id) as queue:
+    async with bus.subscribe(employee) as queue:
         await ws.send_json({"topic": "hello", "employee_id": employee.id})
         reader = asyncio.create_task(ws.receive())
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from inbox.schemas import (
@@ -11,6 +12,8 @@ from inbox.schemas import (
     ClientRef,
     EmployeeOut,
     EmployeeRef,
+    HistoryEntry,
+    HistoryOut,
     ImportantOut,
     MessageOut,
     OfferOut,
@@ -22,7 +25,9 @@ from inbox.schemas import (
 )
 from sales import listing
 from storage.models import (
+    AssignmentLog,
     Chat,
+    ChatStatus,
     Client,
     Employee,
     ImportantItem,
@@ -116,18 +121,34 @@ async def orders_out(orders: Sequence[Order]) -> list[OrderOut]:
     return out
 
 
-async def chats_out(chats: Sequence[Chat]) -> list[ChatOut]:
+async def chats_out(chats: Sequence[Chat], viewer_id: int, now: datetime) -> list[ChatOut]:
+    """Chats as `viewer_id` sees them (his unread counts)."""
     clients = {c.id: c for c in await Client.filter(id__in={c.client_id for c in chats})}
-    last = {chat_id: text[:200] for chat_id, text in (await listing.last_messages([c.id for c in chats])).items()}
-    return [
-        ChatOut(
+    summaries = await listing.chat_summaries([c.id for c in chats], viewer_id)
+    staff = await _employees(c.assignee_id for c in chats)
+    out = []
+    for chat in chats:
+        summary = summaries.get(chat.id) or listing.ChatSummary(None, None, 0)
+        status = listing.effective_status(chat, now)
+        out.append(ChatOut(
             id=chat.id,
             client=ClientRef(id=chat.client_id, name=client_name(clients[chat.client_id]),
                              email=clients[chat.client_id].email),
-            last_message_at=chat.last_message_at, last_message=last.get(chat.id),
-        )
-        for chat in chats
-    ]
+            last_message_at=chat.last_message_at,
+            last_message=summary.last_message[:200] if summary.last_message is not None else None,
+            last_message_direction=summary.last_direction, assignee=staff.get(chat.assignee_id),
+            status=str(status), snoozed_until=chat.snoozed_until if status == ChatStatus.SNOOZED else None,
+            unread=summary.unread,
+        ))
+    return out
+
+
+def history_out(rows: Sequence[AssignmentLog]) -> HistoryOut:
+    return HistoryOut(items=[
+        HistoryEntry(id=r.id, target=str(r.target), from_employee_id=r.from_employee_id,
+                     to_employee_id=r.to_employee_id, reason=str(r.reason), actor_id=r.actor_id, created_at=r.created_at)
+        for r in rows
+    ])
 
 
 async def messages_out(messages: Sequence[Message]) -> list[MessageOut]:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from closer.keys import REDIS
+from closer.keys import REDIS, SETTINGS
 from inbox.api import catalog, chats, clients, important, operations, orders, reports, session, staff
 from inbox.api.chats import TabQuery
 from inbox.api.clients import ClientQuery
@@ -26,7 +26,11 @@ from inbox.schemas import (
     CallIn,
     CallListOut,
     CallOut,
+    DemoFailureIn,
+    DemoFailureOut,
+    ChatAssignIn,
     ChatOut,
+    ChatStatusIn,
     ClientIn,
     ClientOut,
     ClientPatch,
@@ -52,6 +56,7 @@ from inbox.schemas import (
     OutboxRowOut,
     PaymentEventOut,
     TokenIn,
+    UnreadOut,
     WidgetIn,
     WidgetOut,
     WidgetPatch,
@@ -71,7 +76,8 @@ ENDPOINTS: list[Endpoint] = [
     E("POST", "/api/v1/tokens", session.new_token, "A bearer token for an integration (owner/admin)", body=TokenIn,
       response=NewToken, status=201),
     E("GET", "/api/v1/account", staff.get_account, "The account and its detach_after", response=AccountOut),
-    E("PATCH", "/api/v1/account", staff.update_account, "Set detach_after (owner/admin)", body=AccountPatch,
+    E("PATCH", "/api/v1/account", staff.update_account,
+      "Set detach_after, first_response_minutes, reassign_unanswered (owner/admin)", body=AccountPatch,
       response=AccountOut),
     E("GET", "/api/v1/employees", staff.list_employees, "The account's staff", response=list_of(EmployeeOut)),
     E("POST", "/api/v1/employees", staff.add_employee, "Invite an employee (owner/admin)", body=EmployeeIn,
@@ -110,7 +116,18 @@ ENDPOINTS: list[Endpoint] = [
       response=CallOut, status=201),
     E("GET", "/api/v1/call-list", orders.call_list, "My unpaid orders in calling order", response=CallListOut),
     E("GET", "/api/v1/chats", chats.list_chats, "A chat tab", query=TabQuery, response=page_of(ChatOut)),
+    E("GET", "/api/v1/chats/unread", chats.unread, "How many chats of each tab have unread client messages",
+      response=UnreadOut),
     E("GET", "/api/v1/chats/{id}", chats.get_chat, "One chat", response=ChatOut),
+    E("POST", "/api/v1/chats/{id}/assign", chats.assign,
+      "Assign the chat (owner/admin: anyone, or null for nobody; its assignee: hand it over)", body=ChatAssignIn,
+      response=ChatOut),
+    E("POST", "/api/v1/chats/{id}/take", chats.take, "Take an unassigned chat; 409 when someone was faster",
+      response=ChatOut),
+    E("POST", "/api/v1/chats/{id}/status", chats.set_status, "Open, pending, snoozed (until a time) or resolved",
+      body=ChatStatusIn, response=ChatOut),
+    E("POST", "/api/v1/chats/{id}/read", chats.mark_read, "I have read the chat", response=ChatOut),
+    E("GET", "/api/v1/chats/{id}/history", chats.history, "The chat's assignment trail", response=HistoryOut),
     E("GET", "/api/v1/chats/{id}/messages", chats.messages, "History, newest first", query=PageQuery,
       response=page_of(MessageOut)),
     E("POST", "/api/v1/chats/{id}/messages", chats.send_message, "Write to the client", body=MessageIn,
@@ -134,6 +151,14 @@ ENDPOINTS: list[Endpoint] = [
 ]
 
 
+# Registered by `closer demo` only (Settings.demo): never part of a production deployment or its document.
+DEMO_ENDPOINTS: list[Endpoint] = [
+    E("POST", "/api/v1/demo/orders/{id}/fail-payment", orders.demo_fail_payment,
+      "Demo: the order's payment fails as a provider would report it (owner/admin)", body=DemoFailureIn,
+      response=DemoFailureOut),
+]
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(request.app[OPENAPI])
 
@@ -151,4 +176,6 @@ def setup_inbox(app: web.Application) -> None:
     app.router.add_get("/api/v1/live", live.websocket)
     app.on_shutdown.append(live.close_sockets)
     add_routes(app, ENDPOINTS)
+    if app[SETTINGS].demo:
+        add_routes(app, DEMO_ENDPOINTS)
     setup_pages(app)

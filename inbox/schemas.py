@@ -253,7 +253,7 @@ class CallOut(Out):
 
 class HistoryEntry(Out):
     id: int
-    target: Literal["order", "client"]
+    target: Literal["order", "client", "chat"]
     from_employee_id: int | None
     to_employee_id: int | None
     reason: str
@@ -272,6 +272,30 @@ class ChatOut(Out):
     client: ClientRef
     last_message_at: datetime | None
     last_message: str | None
+    last_message_direction: Literal["in", "out"] | None
+    assignee: EmployeeRef | None
+    status: Literal["open", "pending", "snoozed", "resolved"]
+    snoozed_until: datetime | None
+    # Client messages this employee has not read yet (SPEC §10.6).
+    unread: int
+
+
+class ChatAssignIn(In):
+    # null leaves the chat unassigned (owner/admin).
+    employee_id: Id | None
+
+
+class ChatStatusIn(In):
+    status: Literal["open", "pending", "snoozed", "resolved"]
+    snoozed_until: AwareDatetime | None = None
+
+
+class UnreadOut(Out):
+    # Chats with unread client messages, per tab; `all` only for owner and admins.
+    mine: int
+    unassigned: int
+    important: int
+    all: int | None = None
 
 
 class MessageOut(Out):
@@ -358,10 +382,14 @@ class AccountOut(Out):
     id: int
     name: str
     detach_after: int
+    first_response_minutes: int
+    reassign_unanswered: bool
 
 
 class AccountPatch(In):
-    detach_after: Annotated[StrictInt, Field(ge=0, le=365 * 24 * 3600)]
+    detach_after: Annotated[StrictInt, Field(ge=0, le=365 * 24 * 3600)] | None = None
+    first_response_minutes: Annotated[StrictInt, Field(ge=0, le=7 * 24 * 60)] | None = None
+    reassign_unanswered: StrictBool | None = None
 
 
 class NewSession(Out):
@@ -373,6 +401,17 @@ class Me(Out):
     employee: EmployeeOut
     account: AccountOut
     csrf_token: str | None
+    # `closer demo`: the pages offer to make a payment fail (owner/admin), as a provider would report it.
+    demo: bool = False
+
+
+class DemoFailureIn(In):
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = "card_declined"
+
+
+class DemoFailureOut(Out):
+    order_id: int
+    effect: str | None
 
 
 def page_of(model: type[Out]) -> type[Out]:

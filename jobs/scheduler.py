@@ -8,19 +8,26 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from jobs.conversations import conversation_job
 from jobs.detach import detach_job
 from jobs.guard import TickGuard
 
 
-def build_scheduler(guard: TickGuard, clock: Callable[[], datetime], detach_interval_seconds: int) -> AsyncIOScheduler:
+def build_scheduler(guard: TickGuard, clock: Callable[[], datetime], detach_interval_seconds: int,
+                    conversation_interval_seconds: int = 30) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
-    # Anchored at the epoch so every process fires on the same instants and claims the same tick.
-    scheduler.add_job(
-        detach_job(guard, clock, detach_interval_seconds),
-        IntervalTrigger(seconds=detach_interval_seconds, start_date=datetime(2020, 1, 1, tzinfo=UTC)),
-        id="detach",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=detach_interval_seconds,
-    )
+    jobs = [
+        ("detach", detach_job(guard, clock, detach_interval_seconds), detach_interval_seconds),
+        ("conversations", conversation_job(guard, clock, conversation_interval_seconds), conversation_interval_seconds),
+    ]
+    for job_id, job, interval in jobs:
+        # Anchored at the epoch so every process fires on the same instants and claims the same tick.
+        scheduler.add_job(
+            job,
+            IntervalTrigger(seconds=interval, start_date=datetime(2020, 1, 1, tzinfo=UTC)),
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=interval,
+        )
     return scheduler

@@ -246,12 +246,31 @@ async def set_notify_on_failed_payment(actor: Employee, offer_id: int, enabled: 
 
 async def set_detach_after(actor: Employee, seconds: int) -> Account:
     """SPEC §1.3: how long an order manager may stay idle; 0 = never detach."""
+    return await update_settings(actor, detach_after=seconds)
+
+
+MAX_FIRST_RESPONSE_MINUTES = 7 * 24 * 60
+
+
+async def update_settings(actor: Employee, *, detach_after: int | None = None,
+                          first_response_minutes: int | None = None,
+                          reassign_unanswered: bool | None = None) -> Account:
+    """The account's settings (owner/admin): `detach_after` (SPEC §1.3, seconds, 0 = never), `first_response_minutes`
+    (SPEC §10.5, 0 = off) and `reassign_unanswered`. What is left out stays; all or nothing changes."""
     require_admin(actor)
-    if seconds < 0 or seconds > 365 * 24 * 3600:
+    if detach_after is not None and not 0 <= detach_after <= 365 * 24 * 3600:
         raise Invalid("detach_after is 0 (never) up to a year, in seconds", field="detach_after")
+    if first_response_minutes is not None and not 0 <= first_response_minutes <= MAX_FIRST_RESPONSE_MINUTES:
+        raise Invalid(f"first_response_minutes is 0 (off) up to {MAX_FIRST_RESPONSE_MINUTES}",
+                      field="first_response_minutes")
     account = await Account.get(id=actor.account_id)
-    account.detach_after_seconds = seconds
-    await account.save(update_fields=["detach_after_seconds"])
+    if detach_after is not None:
+        account.detach_after_seconds = detach_after
+    if first_response_minutes is not None:
+        account.first_response_minutes = first_response_minutes
+    if reassign_unanswered is not None:
+        account.reassign_unanswered = reassign_unanswered
+    await account.save(update_fields=["detach_after_seconds", "first_response_minutes", "reassign_unanswered"])
     return account
 
 

@@ -23,6 +23,7 @@ from sales.rotation import Candidate, may_keep, pick_next
 from storage.models import (
     Account,
     AssignmentLog,
+    Chat,
     AssignmentReason,
     Employee,
     Order,
@@ -37,8 +38,8 @@ OPEN_STATUSES = (OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT, OrderStatus.FAIL
 MAX_GROUP = 1000
 
 
-async def _rotation_candidates(account_id: int, widget_id: int) -> list[Candidate]:
-    """The widget's managers, without their open-order counts (see `_with_open_orders`)."""
+async def rotation_candidates(account_id: int, widget_id: int) -> list[Candidate]:
+    """The widget's managers, without their open-order counts (see `with_open_orders`)."""
     staff = await Employee.filter(account_id=account_id, role=Role.MANAGER).values(
         "id", "role", "active", "away", "capacity"
     )
@@ -56,9 +57,11 @@ async def _rotation_candidates(account_id: int, widget_id: int) -> list[Candidat
     ]
 
 
-async def _with_open_orders(candidates: list[Candidate]) -> list[Candidate]:
+async def with_open_orders(candidates: list[Candidate]) -> list[Candidate]:
     """The open-order counts of those with a capacity; the only ones it matters for."""
     capped = [c.id for c in candidates if c.capacity is not None]
+    if not capped:
+        return candidates
     counts = (
         await Order.filter(order_manager_id__in=capped, status__in=OPEN_STATUSES)
         .group_by("order_manager_id")
@@ -69,46 +72,76 @@ async def _with_open_orders(candidates: list[Candidate]) -> list[Candidate]:
     return [replace(c, open_orders=open_orders.get(c.id, 0)) for c in candidates]
 
 
-async def choose_order_manager(order: Order) -> tuple[int, AssignmentReason]:
-    """Sticky, else rotation, else the owner (SPEC §1.1). Runs inside the creating transaction.
+class Rotation:
+    """One auto-assignment's view of a widget's rotation (SPEC §1.1 b, §10.2): orders and leads share it.
 
-    The widget's rotation row is locked before the pointer is read, so concurrent creations in one widget pick one
-    after another: no two read the same pointer. The lock is held until the order commits, so what needs no lock is
-    read before it: the staff and the client's previous order (a change to either at that very moment is no
-    different from one a moment earlier).
+    The widget's rotation row is locked before the pointer is read, so concurrent assignments in one widget pick one
+    after another: no two read the same pointer. The lock is held until the caller's transaction commits, so what
+    needs no lock is read before it: the staff (a change at that very moment is no different from one a moment
+    earlier). Open-order counts decide who has room, so when anyone has a capacity they are read under the lock,
+    or two assignments at once could both take a manager's last slot.
     """
-    candidates = await _rotation_candidates(order.account_id, order.widget_id)
-    rotation = None
-    if any(c.capacity is not None for c in candidates):
-        # Open-order counts decide who has room: read them under the lock, or two creations at once could both
-        # take a manager's last slot.
-        rotation = await _locked_rotation(order.widget_id)
-        candidates = await _with_open_orders(candidates)
 
+    def __init__(self, widget_id: int, candidates: list[Candidate]) -> None:
+        self.widget_id = widget_id
+        self.candidates = candidates
+        self._state: RotationState | None = None
+
+    @classmethod
+    async def of(cls, account_id: int, widget_id: int) -> Rotation:
+        rotation = cls(widget_id, await rotation_candidates(account_id, widget_id))
+        if any(c.capacity is not None for c in rotation.candidates):
+            await rotation._lock()
+            rotation.candidates = await with_open_orders(rotation.candidates)
+        return rotation
+
+    async def _lock(self) -> RotationState:
+        if self._state is None:
+            self._state = await RotationState.filter(widget_id=self.widget_id).select_for_update().get()
+        return self._state
+
+    def may_keep(self, employee_id: int | None) -> bool:
+        """Sticky: whether this earlier manager may get the new assignment (eligible here, with room if anyone has)."""
+        keeper = next((c for c in self.candidates if c.id == employee_id), None)
+        return keeper is not None and may_keep(keeper, self.candidates)
+
+    async def next(self) -> int | None:
+        """The next eligible member, moving the pointer; None when nobody is eligible (the owner's turn then)."""
+        state = await self._lock()
+        picked = pick_next(self.candidates, state.last_employee_id)
+        if picked is None:
+            return None
+        state.last_employee_id = picked.id
+        await state.save(update_fields=["last_employee_id", "updated_at"])
+        return picked.id
+
+
+async def owner_of(account_id: int) -> int:
+    return (await Employee.get(account_id=account_id, role=Role.OWNER)).id
+
+
+async def choose_order_manager(order: Order) -> tuple[int, AssignmentReason]:
+    """Sticky, else rotation, else the owner (SPEC §1.1, §10.2). Runs inside the creating transaction.
+
+    Sticky looks first at who answers for the client's conversation now (his chat's assignee), then at the manager
+    of his latest earlier order.
+    """
+    rotation = await Rotation.of(order.account_id, order.widget_id)
+    assignee = await Chat.filter(client_id=order.client_id).values_list("assignee_id", flat=True)
     previous = (
         await Order.filter(client_id=order.client_id, order_manager_id__isnull=False)
         .exclude(id=order.id)
         .order_by("-created_at", "-id")
-        .first()
+        .limit(1)
+        .values_list("order_manager_id", flat=True)
     )
-    if previous is not None:
-        keeper = next((c for c in candidates if c.id == previous.order_manager_id), None)
-        if keeper is not None and may_keep(keeper, candidates):
-            return keeper.id, AssignmentReason.STICKY
-
-    rotation = rotation or await _locked_rotation(order.widget_id)
-    picked = pick_next(candidates, rotation.last_employee_id)
+    for keeper in (*assignee, *previous):
+        if rotation.may_keep(keeper):
+            return keeper, AssignmentReason.STICKY
+    picked = await rotation.next()
     if picked is not None:
-        rotation.last_employee_id = picked.id
-        await rotation.save(update_fields=["last_employee_id", "updated_at"])
-        return picked.id, AssignmentReason.ROTATION
-
-    owner = await Employee.get(account_id=order.account_id, role=Role.OWNER)
-    return owner.id, AssignmentReason.FALLBACK
-
-
-async def _locked_rotation(widget_id: int) -> RotationState:
-    return await RotationState.filter(widget_id=widget_id).select_for_update().get()
+        return picked, AssignmentReason.ROTATION
+    return await owner_of(order.account_id), AssignmentReason.FALLBACK
 
 
 async def change_order_manager(

@@ -17,6 +17,7 @@ from storage.models import (
     AssignmentLog,
     AssignmentReason,
     Chat,
+    ChatStatus,
     Client,
     DialogRecord,
     Employee,
@@ -287,8 +288,20 @@ async def _merge(*, source: Client, target: Client) -> Client:
                     message_count=twin.message_count + record.message_count,
                 )
                 await record.delete()
+        await AssignmentLog.filter(chat_id=source_chat.id).update(chat_id=target_chat.id)
         last = max(filter(None, (source_chat.last_message_at, target_chat.last_message_at)), default=None)
-        await Chat.filter(id=target_chat.id).update(last_message_at=last)
+        # One conversation now: it keeps the known client's assignee (else the other's), waits since the earlier
+        # unanswered message, and is open if either was.
+        waiting = min(filter(None, (source_chat.waiting_since, target_chat.waiting_since)), default=None)
+        inbound = max(filter(None, (source_chat.last_inbound_message_id, target_chat.last_inbound_message_id)),
+                      default=None)
+        status = target_chat.status if ChatStatus.OPEN not in (source_chat.status, target_chat.status) \
+            else ChatStatus.OPEN
+        await Chat.filter(id=target_chat.id).update(
+            last_message_at=last, assignee_id=target_chat.assignee_id or source_chat.assignee_id,
+            waiting_since=waiting, last_inbound_message_id=inbound, status=status,
+            snoozed_until=target_chat.snoozed_until if status == ChatStatus.SNOOZED else None,
+        )
         await source_chat.delete()
     telegram_user_id = source.telegram_user_id
     await Client.filter(id=source.id).delete()

@@ -8,7 +8,7 @@ from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
 from sales.access import get_in_account, require_active
-from sales import outbox
+from sales import conversations, outbox
 from sales.assignment import OPEN_STATUSES, note_actions_on_client
 from sales.clock import utcnow
 from sales.errors import Invalid
@@ -77,6 +77,8 @@ async def record_inbound(
             at=now,
             telegram_message_id=telegram_message_id,
         )
+        # Routed before the recipients are read, so a new lead's assignee gets this very message.
+        await conversations.on_client_message(chat, client, message.id, now)
         for employee_id in await managers_of(client):
             await outbox.enqueue(
                 account_id=client.account_id,
@@ -91,15 +93,18 @@ async def record_inbound(
 
 
 async def managers_of(client: Client) -> list[int]:
-    """Who a client's message goes to (SPEC §4.1): his personal manager and the managers of his open orders.
+    """Who a client's message goes to (SPEC §4.1, §10.3): his chat's assignee, his personal manager and the managers
+    of his open orders.
 
     One query, as it runs for every message a client writes. The personal manager is read from the row, not from
     the caller's copy of the client, which may predate a change of personal manager.
     """
     open_orders = Order.filter(client_id=client.id, status__in=OPEN_STATUSES).values("order_manager_id")
     personal = Client.filter(id=client.id).values("personal_manager_id")
+    assignee = Chat.filter(client_id=client.id).values("assignee_id")
     return list(
-        await Employee.filter(Q(id__in=Subquery(open_orders)) | Q(id__in=Subquery(personal)), active=True)
+        await Employee.filter(Q(id__in=Subquery(open_orders)) | Q(id__in=Subquery(personal))
+                              | Q(id__in=Subquery(assignee)), active=True)
         .order_by("id")
         .values_list("id", flat=True)
     )
@@ -111,7 +116,9 @@ async def record_bot_message(client: Client, text: str, *, now: datetime | None 
     text = _clean(text)
     async with in_transaction():
         chat = await _locked_chat(client)
-        return await _append(chat, direction=Direction.OUTBOUND, sender_kind=SenderKind.BOT, text=text, at=now)
+        message = await _append(chat, direction=Direction.OUTBOUND, sender_kind=SenderKind.BOT, text=text, at=now)
+        await conversations.announce(chat, "message", now, key=message.id, message_id=message.id, direction="out")
+        return message
 
 
 async def record_outbound(
@@ -159,6 +166,7 @@ async def record_outbound(
                 message_count=F("message_count") + 1,
             )
         await note_actions_on_client(client.id, actor, now)
+        await conversations.on_staff_message(chat, actor.id, message.id, now)
         if client.telegram_user_id is not None:
             await outbox.enqueue(
                 account_id=actor.account_id,

@@ -12,15 +12,17 @@ from datetime import datetime
 from enum import StrEnum
 
 from tortoise import connections
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import F, Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
 from sales.access import get_in_account, is_admin, require_active, require_admin
 from sales.accounts import installation_account
 from sales.assignment import OPEN_STATUSES
+from sales.clock import utcnow
 from sales.errors import Invalid, NotAllowed, NotFound
 from storage.models import (
     Chat,
+    ChatStatus,
     Client,
     DialogRecord,
     Employee,
@@ -73,39 +75,115 @@ def page_limit(limit: int | None) -> int:
 
 
 def _mine(account_id: int, employee_id: int) -> QuerySet:
-    # SPEC §6: chats of clients whose order manager or personal manager is me.
-    managed = Order.filter(account_id=account_id, order_manager_id=employee_id).values_list("client_id", flat=True)
+    # SPEC §10.7: chats assigned to me, and chats of clients whose personal manager or open-order manager I am.
+    managed = Order.filter(account_id=account_id, order_manager_id=employee_id, status__in=OPEN_STATUSES) \
+        .values_list("client_id", flat=True)
     return Chat.filter(
-        Q(client__personal_manager_id=employee_id) | Q(client_id__in=Subquery(managed)), account_id=account_id
+        Q(assignee_id=employee_id) | Q(client__personal_manager_id=employee_id) | Q(client_id__in=Subquery(managed)),
+        account_id=account_id,
     )
 
 
 def _unassigned(account_id: int) -> QuerySet:
-    # Nobody answers for the client: no personal manager and no order of his has an order manager.
-    managed = Order.filter(account_id=account_id, order_manager_id__not_isnull=True).values_list("client_id", flat=True)
-    return Chat.filter(account_id=account_id, client__personal_manager_id=None).exclude(client_id__in=Subquery(managed))
+    # SPEC §10.7: nobody answers for the conversation, and it is not over.
+    return Chat.filter(account_id=account_id, assignee_id=None).exclude(status=ChatStatus.RESOLVED)
 
 
-async def chats(actor: Employee, tab: Tab | str, *, cursor: str | None = None, limit: int | None = None) -> Page:
-    """One page of a chat tab, most recent conversation first."""
-    require_active(actor)
+def _status(status: ChatStatus | None, now: datetime) -> Q:
+    """A snoozed chat whose time has come counts as open (the wake-up job may not have run yet). Without a status,
+    a tab shows what still needs work: open and pending."""
+    due = Q(status=ChatStatus.SNOOZED, snoozed_until__lte=now)
+    if status is None:
+        return Q(status__in=[ChatStatus.OPEN, ChatStatus.PENDING]) | due
+    if status is ChatStatus.OPEN:
+        return Q(status=ChatStatus.OPEN) | due
+    if status is ChatStatus.SNOOZED:
+        return Q(status=ChatStatus.SNOOZED, snoozed_until__gt=now)
+    return Q(status=status)
+
+
+def effective_status(chat: Chat, now: datetime) -> ChatStatus:
+    if chat.status == ChatStatus.SNOOZED and chat.snoozed_until is not None and chat.snoozed_until <= now:
+        return ChatStatus.OPEN
+    return ChatStatus(chat.status)
+
+
+MAX_SEARCH = 200
+
+
+def _tab(actor: Employee, tab: Tab | str) -> tuple[Tab, QuerySet]:
     try:
         tab = Tab(tab)
     except ValueError:
         raise Invalid("tab is mine, unassigned, important or all", field="tab") from None
-    limit = page_limit(limit)
     if tab is Tab.ALL:
         if not is_admin(actor):
             raise NotAllowed("only the owner or an admin sees all chats", field="tab")
-        query = Chat.filter(account_id=actor.account_id)
-    elif tab is Tab.MINE:
-        query = _mine(actor.account_id, actor.id)
-    elif tab is Tab.UNASSIGNED:
-        query = _unassigned(actor.account_id)
-    else:
-        ids = ImportantItem.filter(employee_id=actor.id, resolved_at=None).values_list("chat_id", flat=True)
-        query = Chat.filter(account_id=actor.account_id, id__in=Subquery(ids))
+        return tab, Chat.filter(account_id=actor.account_id)
+    if tab is Tab.MINE:
+        return tab, _mine(actor.account_id, actor.id)
+    if tab is Tab.UNASSIGNED:
+        return tab, _unassigned(actor.account_id)
+    ids = ImportantItem.filter(employee_id=actor.id, resolved_at=None).values_list("chat_id", flat=True)
+    return tab, Chat.filter(account_id=actor.account_id, id__in=Subquery(ids))
+
+
+def _status_arg(status: ChatStatus | str | None) -> ChatStatus | None:
+    if status is None or status == "":
+        return None
+    try:
+        return ChatStatus(status)
+    except ValueError:
+        raise Invalid("status is open, pending, snoozed or resolved", field="status") from None
+
+
+async def chats(actor: Employee, tab: Tab | str, *, status: ChatStatus | str | None = None, q: str = "",
+                cursor: str | None = None, limit: int | None = None, now: datetime | None = None) -> Page:
+    """One page of a chat tab, most recent conversation first (SPEC §10.7, §10.8).
+
+    Mine and Unassigned show what still needs work unless a status is asked for; All and Important show every
+    status. `q` finds the client by name, e-mail or phone, or a message by its text.
+    """
+    require_active(actor)
+    tab, query = _tab(actor, tab)
+    limit = page_limit(limit)
+    wanted = _status_arg(status)
+    if wanted is not None or tab in (Tab.MINE, Tab.UNASSIGNED):
+        query = query.filter(_status(wanted, now or utcnow()))
+    q = q.strip()
+    if len(q) > MAX_SEARCH:
+        raise Invalid(f"search for at most {MAX_SEARCH} characters", field="q")
+    if q:
+        said = Message.filter(chat__account_id=actor.account_id, text__icontains=q).values("chat_id")
+        query = query.filter(
+            Q(client__name__icontains=q) | Q(client__email__icontains=q.lower()) | Q(client__phone__icontains=q)
+            | Q(id__in=Subquery(said))
+        )
     return await _page(query, "last_message_at", cursor, limit)
+
+
+def _unread(query: QuerySet, employee_id: int) -> QuerySet:
+    """Chats with a client message newer than the last one this employee read."""
+    seen = RawSQL(
+        "COALESCE((SELECT r.last_read_message_id FROM chat_read r"
+        f' WHERE r.chat_id = "chat"."id" AND r.employee_id = {int(employee_id)}), 0)'
+    )
+    return query.filter(last_inbound_message_id__not_isnull=True).annotate(seen=seen) \
+        .filter(seen__lt=F("last_inbound_message_id"))
+
+
+async def unread_chats(actor: Employee, *, now: datetime | None = None) -> dict[str, int]:
+    """How many chats of each tab have unread client messages (SPEC §10.6): the counts beside the tab names."""
+    require_active(actor)
+    now = now or utcnow()
+    tabs = [Tab.MINE, Tab.UNASSIGNED, Tab.IMPORTANT] + ([Tab.ALL] if is_admin(actor) else [])
+    counts = {}
+    for tab in tabs:
+        _, query = _tab(actor, tab)
+        if tab in (Tab.MINE, Tab.UNASSIGNED):
+            query = query.filter(_status(None, now))
+        counts[str(tab)] = await _unread(query, actor.id).count()
+    return counts
 
 
 async def _page(query: QuerySet, key: str, cursor: str | None, limit: int) -> Page:
@@ -138,7 +216,13 @@ async def may_see_client(actor: Employee, client: Client) -> bool:
     orders = Order.filter(client_id=client.id)
     if await orders.filter(order_manager_id=actor.id).exists():
         return True
-    if client.personal_manager_id is None and not await orders.filter(order_manager_id__not_isnull=True).exists():
+    chat = await Chat.filter(client_id=client.id).values_list("assignee_id", flat=True)
+    if chat:
+        # SPEC §10.3: a manager sees his chats and the unassigned ones.
+        if chat[0] in (actor.id, None):
+            return True
+    elif client.personal_manager_id is None and not await orders.filter(order_manager_id__not_isnull=True).exists():
+        # No conversation yet, and nobody answers for him: anyone may pick him up.
         return True
     if await ImportantItem.filter(employee_id=actor.id, order__client_id=client.id).exists():
         return True
@@ -216,7 +300,8 @@ async def clients(actor: Employee, *, search: str = "", cursor: str | None = Non
     query = Client.filter(account_id=actor.account_id)
     if not is_admin(actor):
         managed = Order.filter(order_manager_id=actor.id).values_list("client_id", flat=True)
-        query = query.filter(Q(personal_manager_id=actor.id) | Q(id__in=Subquery(managed)))
+        query = query.filter(Q(personal_manager_id=actor.id) | Q(id__in=Subquery(managed))
+                             | Q(chat__assignee_id=actor.id))
     search = search.strip()
     if search:
         query = query.filter(Q(name__icontains=search) | Q(email__icontains=search.lower()) | Q(phone__icontains=search))
@@ -275,15 +360,28 @@ async def parked_outbox(actor: Employee, *, cursor: str | None = None, limit: in
     return await _page(query, "created_at", cursor, page_limit(limit))
 
 
-async def last_messages(chat_ids: set[int] | list[int]) -> dict[int, str]:
-    """The newest message's text of each chat, in one statement for a whole page of chats (one query per chat made
-    the Mine tab cost 50 round trips). A correlated subquery walks message_history_idx backwards on both databases."""
-    ids = sorted({int(i) for i in chat_ids})  # ints from our own rows: safe to inline, and no paramstyle to match
+@dataclass(frozen=True)
+class ChatSummary:
+    last_message: str | None
+    last_direction: str | None
+    unread: int
+
+
+async def chat_summaries(chat_ids: set[int] | list[int], employee_id: int) -> dict[int, ChatSummary]:
+    """For a page of chats, in one statement: each one's newest message (text and direction) and how many client
+    messages this employee has not read (one query per chat made the Mine tab cost 50 round trips). The correlated
+    subqueries walk message_history_idx backwards on both databases; a chat read to its end counts nothing."""
+    # Ints from our own rows and session: safe to inline, and no paramstyle to match.
+    ids = sorted({int(i) for i in chat_ids})
     if not ids:
         return {}
+    newest = "FROM message m WHERE m.chat_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1"
+    seen = (f"COALESCE((SELECT r.last_read_message_id FROM chat_read r WHERE r.chat_id = c.id"
+            f" AND r.employee_id = {int(employee_id)}), 0)")
     rows = await connections.get("default").execute_query_dict(
-        "SELECT c.id AS chat_id, (SELECT m.text FROM message m WHERE m.chat_id = c.id"
-        " ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS text"
-        f" FROM chat c WHERE c.id IN ({','.join(map(str, ids))})"
+        f"SELECT c.id AS chat_id, (SELECT m.text {newest}) AS text, (SELECT m.direction {newest}) AS direction,"
+        f" CASE WHEN c.last_inbound_message_id IS NULL OR c.last_inbound_message_id <= {seen} THEN 0 ELSE"
+        f" (SELECT COUNT(*) FROM message m WHERE m.chat_id = c.id AND m.direction = 'in' AND m.id > {seen}) END"
+        f" AS unread FROM chat c WHERE c.id IN ({','.join(map(str, ids))})"
     )
-    return {row["chat_id"]: row["text"] for row in rows if row["text"] is not None}
+    return {row["chat_id"]: ChatSummary(row["text"], row["direction"], int(row["unread"])) for row in rows}

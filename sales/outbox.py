@@ -20,6 +20,12 @@ IMPORTANT_TAKEN = "important.taken"
 IMPORTANT_RESOLVED = "important.resolved"
 MESSAGE_TO_STAFF = "message.to_staff"
 MESSAGE_TO_CLIENT = "message.to_client"
+# SPEC §10.3: the assignment ping of a chat's new assignee; the first-response alert (§10.5) to owner and admins.
+CHAT_ASSIGNED = "chat.assigned"
+CHAT_UNANSWERED = "chat.unanswered"
+# A chat changed (message, assignee, status): one row, no recipient; the live bus shows it to everyone who may see
+# the chat. Nothing leaves closer for it.
+CHAT_EVENT = "chat.event"
 
 
 def row(

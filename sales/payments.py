@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from sales import commission, important
+from sales.access import get_in_account, require_admin
 from sales.clock import aware, utcnow
 from sales.errors import Invalid
-from storage.models import Offer, Order, OrderStatus, PaymentEffect, PaymentEvent, PaymentResult
+from storage.models import Employee, Offer, Order, OrderStatus, PaymentEffect, PaymentEvent, PaymentResult
 
 # A failure may still be followed by success; these states are settled and a late failure leaves them alone.
 _SETTLED = (OrderStatus.PAID, OrderStatus.REFUNDED)
@@ -189,3 +191,14 @@ async def _apply_failed(order: Order, notice: PaymentNotice) -> None:
     order.failed_at = notice.occurred_at
     order.failure_reason = notice.reason
     await order.save(update_fields=["status", "failed_at", "failure_reason", "updated_at"])
+
+
+async def fail_for_demo(actor: Employee, order_id: int, *, reason: str = "card_declined",
+                        now: datetime | None = None) -> PaymentOutcome:
+    """The demo's stand-in for a provider's failure event (owner/admin; `closer demo` only): the order's payment fails
+    exactly as a signed webhook would make it fail, so a newcomer sees the Important tab fill without a secret."""
+    require_admin(actor)
+    order = await get_in_account(Order, actor.account_id, order_id, what="order")
+    now = now or utcnow()
+    return await apply_payment(PaymentNotice("demo", f"demo-{order.id}-{uuid4().hex}", str(order.id),
+                                             PaymentResult.FAILED, occurred_at=now, reason=reason), now=now)

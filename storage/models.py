@@ -38,6 +38,7 @@ class CallOutcome(StrEnum):
 
 
 class AssignmentReason(StrEnum):
+    # Orders (SPEC §1.6) and chats (SPEC §10.4) share sticky, rotation and manual; the rest is one side's own.
     STICKY = "sticky"
     ROTATION = "rotation"
     FALLBACK = "fallback"
@@ -45,11 +46,26 @@ class AssignmentReason(StrEnum):
     GROUP = "group"
     TAKEN = "taken"
     DETACHED = "detached"
+    PERSONAL = "personal"
+    ORDER = "order"
+    OWNER_FALLBACK = "owner_fallback"
+    TAKE = "take"
+    HANDOVER = "handover"
+    UNANSWERED = "unanswered"
 
 
 class AssignmentTarget(StrEnum):
     ORDER = "order"
     CLIENT = "client"
+    CHAT = "chat"
+
+
+class ChatStatus(StrEnum):
+    # SPEC §10.1: open; pending = waiting for the client; snoozed until a time; resolved.
+    OPEN = "open"
+    PENDING = "pending"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
 
 
 class Direction(StrEnum):
@@ -102,6 +118,10 @@ class Account(Model):
     bot_username = fields.CharField(max_length=64, null=True)
     # Telegram sends it back in X-Telegram-Bot-Api-Secret-Token on every webhook call.
     webhook_secret = fields.CharField(max_length=64, null=True)
+    # SPEC §10.5: a client waiting this long for a staff reply raises an alert (0 = never); optionally the chat
+    # then passes to the next in rotation.
+    first_response_minutes = fields.IntField(default=15, db_default=15)
+    reassign_unanswered = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -219,11 +239,44 @@ class Chat(Model):
         "models.Client", related_name="chat", on_delete=fields.CASCADE
     )
     last_message_at = fields.DatetimeField(null=True)
+    # SPEC §10.1: who answers for the conversation, and where it stands.
+    assignee: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="assigned_chats", null=True, on_delete=fields.RESTRICT
+    )
+    status = fields.CharEnumField(ChatStatus, max_length=10, default=ChatStatus.OPEN, db_default="open")
+    snoozed_until = fields.DatetimeField(null=True)
+    # The client's first message since the last staff reply: he has been waiting since then (SPEC §10.5).
+    waiting_since = fields.DatetimeField(null=True)
+    # Set when that wait raised its alert, so one stretch raises one alert; a staff reply clears both.
+    unanswered_alerted_at = fields.DatetimeField(null=True)
+    # The newest client message: a chat is unread for an employee whose last read message is older (SPEC §10.6).
+    last_inbound_message_id = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "chat"
-        indexes = (Index(fields=("account_id", "last_message_at"), name="chat_recent_idx"),)
+        indexes = (
+            Index(fields=("account_id", "last_message_at"), name="chat_recent_idx"),
+            Index(fields=("account_id", "assignee_id", "last_message_at"), name="chat_assignee_idx"),
+            Index(fields=("status", "waiting_since"), name="chat_waiting_idx"),
+        )
+
+
+class ChatRead(Model):
+    # Per (employee, chat): the last message he has seen (SPEC §10.6).
+    id = fields.BigIntField(primary_key=True)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="chat_reads", on_delete=fields.CASCADE
+    )
+    chat: fields.ForeignKeyRelation[Chat] = fields.ForeignKeyField(
+        "models.Chat", related_name="reads", on_delete=fields.CASCADE
+    )
+    last_read_message_id = fields.BigIntField()
+    read_at = fields.DatetimeField()
+
+    class Meta:
+        table = "chat_read"
+        unique_together = (("employee", "chat"),)
 
 
 class Message(Model):
@@ -468,7 +521,7 @@ class CommissionEntry(Model):
 
 
 class AssignmentLog(Model):
-    # The audit of every change of order manager or personal manager (SPEC §1.6).
+    # The audit of every change of order manager, personal manager (SPEC §1.6) or chat assignee (SPEC §10.4).
     id = fields.IntField(primary_key=True)
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="assignment_logs", on_delete=fields.RESTRICT
@@ -479,6 +532,9 @@ class AssignmentLog(Model):
     )
     client: fields.ForeignKeyNullableRelation[Client] = fields.ForeignKeyField(
         "models.Client", related_name="assignment_logs", null=True, on_delete=fields.CASCADE
+    )
+    chat: fields.ForeignKeyNullableRelation[Chat] = fields.ForeignKeyField(
+        "models.Chat", related_name="assignment_logs", null=True, on_delete=fields.CASCADE
     )
     from_employee: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
         "models.Employee", related_name=False, null=True, on_delete=fields.RESTRICT
@@ -497,6 +553,7 @@ class AssignmentLog(Model):
         indexes = (
             Index(fields=("order_id", "created_at"), name="assignment_log_order_idx"),
             Index(fields=("client_id", "created_at"), name="assignment_log_client_idx"),
+            Index(fields=("chat_id", "created_at"), name="assignment_log_chat_idx"),
         )
 
 

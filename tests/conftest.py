@@ -1,13 +1,15 @@
 """Every storage-backed test runs on SQLite and on PostgreSQL (the `db` fixture is parametrised).
 
-PostgreSQL is `TEST_DATABASE_URL` or the local `test` database. When it is unreachable its cases are skipped
-locally, but fail when `CI` is set: CI must never pass on SQLite alone.
+PostgreSQL is the server of `TEST_DATABASE_URL` (default: the local `test` database): each run creates a database of
+its own there and drops it at the end, so two runs on one machine never reset each other's schema. When the server
+is unreachable its cases are skipped locally, but fail when `CI` is set: CI must never pass on SQLite alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -29,22 +31,33 @@ async def _postgres_reachable() -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> str:
-    return PG_URL
+def _with_database(url: str, name: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")
-async def database_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | None]:
+async def database_urls(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, str | None]]:
     """Each backend migrated from empty once per session, with the project's own migrations."""
     sqlite_url = f"sqlite://{tmp_path_factory.mktemp('db') / 'closer-test.db'}"
     await migrate(sqlite_url)
     urls: dict[str, str | None] = {"sqlite": sqlite_url, "postgres": None}
+    name = f"closer_test_{os.getpid()}_{secrets.token_hex(3)}"
     if await _postgres_reachable():
-        await reset_postgres_schema(PG_URL)
-        await migrate(PG_URL)
-        urls["postgres"] = PG_URL
-    return urls
+        await _admin(f'CREATE DATABASE "{name}"')
+        urls["postgres"] = _with_database(PG_URL, name)
+        await reset_postgres_schema(urls["postgres"])
+        await migrate(urls["postgres"])
+    yield urls
+    if urls["postgres"] is not None:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def require_backend(urls: dict[str, str | None], backend: str) -> str:
@@ -78,3 +91,19 @@ async def pg(database_urls: dict[str, str | None]) -> AsyncIterator[str]:
         yield url
     finally:
         await close_database(ctx)
+
+
+@pytest.fixture
+async def fresh_database(request: pytest.FixtureRequest, database_urls, tmp_path) -> AsyncIterator[str]:
+    """An empty database of the backend named by the test's `backend` parameter: no schema at all, for upgrades."""
+    backend = request.param
+    if backend == "sqlite":
+        yield f"sqlite://{tmp_path / 'fresh.db'}"
+        return
+    require_backend(database_urls, "postgres")
+    name = f"closer_fresh_{os.getpid()}_{secrets.token_hex(3)}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(PG_URL, name)
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

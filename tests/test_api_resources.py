@@ -378,6 +378,10 @@ async def test_the_unassigned_tab_holds_chats_nobody_answers_for(api):
     await _order(api.shop, managed, manager=api.shop.managers[1])
     for client in (lonely, managed):
         await dialogs.record_inbound(client, "hi", now=at(1))
+    # Every lead gets an assignee at once (SPEC §10.2); an admin leaves Lonely's chat to whoever takes it.
+    await api.as_(api.shop.admin)
+    lonely_chat = (await Message.get(chat__client_id=lonely.id)).chat_id
+    assert (await api.post(f"/api/v1/chats/{lonely_chat}/assign", {"employee_id": None}))[0] == 200
     await api.as_(api.shop.managers[0])
     status, body = await api.get("/api/v1/chats", tab="unassigned")
     assert status == 200 and [c["client"]["name"] for c in body["items"]] == ["Lonely"]

@@ -304,3 +304,55 @@ async def test_bad_input_gets_a_polite_answer_and_breaks_nothing(stack):
     await stack.say(CUSTOMER, "still here?")
     await eventually(lambda: Message.exists(text="still here?"))
     assert not await Message.filter(text__startswith="xxxx").exists()
+
+
+def _buttons(message: dict) -> dict[str, dict]:
+    return {b["text"]: b for row in message["reply_markup"]["inline_keyboard"] for b in row}
+
+
+async def test_a_new_customers_first_message_reaches_the_manager_rotation_chose_with_a_ping(stack):
+    """SPEC §10.2–10.3: a lead who writes before ordering anything is assigned and his manager pinged at once."""
+    await stack.say(CUSTOMER, f"/start {stack.widget_code}")
+    await stack.say(CUSTOMER, "Hi! Do you deliver to Lviv?")
+    client = await _customer_client(stack)
+    first = STAFF[0]  # the first manager in the widget's rotation
+    ping = await eventually(lambda: next(
+        (m for m in stack.chat(first) if "New conversation for you: Anna" in (m.get("text") or "")), None))
+    assert "Do you deliver to Lviv?" in ping["text"]
+    buttons = _buttons(ping)
+    chat_id = (await Message.get(text="Hi! Do you deliver to Lviv?")).chat_id
+    assert buttons["Open chat"]["url"] == f"{PUBLIC}/inbox/chats/{chat_id}"
+    # His copy of the message, to answer by replying.
+    await eventually(lambda: any("Do you deliver to Lviv?" in t and "Reply to this message" in t
+                                 for t in stack.bot_texts(first)))
+    await stack.world.user_presses(stack.bot, first, ping["message_id"], buttons["Take"]["callback_data"])
+    answer = await eventually(lambda: next((q for q in stack.world.callbacks.values()
+                                            if q["message_id"] == ping["message_id"] and q["answered"]), None))
+    assert answer["answer_text"] == "This chat is yours."
+    assert not any("New conversation" in t for u in (STAFF[1], STAFF[2]) for t in stack.bot_texts(u))
+    assert (await Client.get(id=client.id).prefetch_related("chat")).chat.assignee_id == stack.manager_ids[0]
+
+
+async def test_an_admin_takes_over_an_unanswered_chat_from_the_telegram_alert(tmp_path, aiohttp_server):
+    """SPEC §10.5: the first-response alert reaches the owner in Telegram; *Take* gives him the chat."""
+    stack = await start_stack(tmp_path, aiohttp_server, "webhook")
+    owner_user = 2999
+    stack.world.add_user(owner_user, "Olena")
+    stack.world.started.add((BOT_ID, owner_user))
+    await Employee.filter(id=stack.owner_id).update(telegram_user_id=owner_user, telegram_chat_id=owner_user)
+    await stack.say(CUSTOMER, "/start")
+    await stack.say(CUSTOMER, "Hello? Anyone?")
+    await eventually(lambda: Message.exists(text="Hello? Anyone?"))
+    from sales.conversations import sweep_unanswered
+
+    from storage.models import Chat
+
+    # He has waited 16 minutes (the clock of the sweep is the app's own, so the alert is due at once).
+    await Chat.all().update(waiting_since=utcnow() - timedelta(minutes=16))
+    assert len(await sweep_unanswered(utcnow())) == 1
+    alert = await eventually(lambda: next(
+        (m for m in stack.chat(owner_user) if "waiting for an answer" in (m.get("text") or "")), None))
+    assert "Assigned to Manager 0." in alert["text"]
+    await stack.world.user_presses(stack.bot, owner_user, alert["message_id"], _buttons(alert)["Take"]["callback_data"])
+    client = await _customer_client(stack)
+    await eventually(lambda: Client.exists(id=client.id, chat__assignee_id=stack.owner_id))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from sales import dialogs, outbox
+from sales import conversations, dialogs, outbox
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
-from storage.models import Client, Order, Outbox, OutboxStatus, PaymentResult
+from storage.models import Account, Chat, ChatStatus, Client, Order, Outbox, OutboxStatus, PaymentResult
 from tests.apitools import PASSWORD, make_api
 from tests.conftest import require_backend
 from tests.factories import at, new_client
@@ -22,7 +22,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 
 @pytest.fixture
-async def browser():
+async def browser(inbox):
+    # After the app starts and closed before it stops: a page's live socket still opening when the server shuts down
+    # would hold the shutdown until its timeout.
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium
@@ -50,6 +52,16 @@ async def logged_in(browser, inbox, employee) -> Page:
     await page.wait_for_url("**/inbox/")
     await expect(page.locator("body")).to_have_attribute("data-ready", "yes")
     return page
+
+
+async def open_page(page: Page, inbox, path: str) -> None:
+    await page.goto(base_of(inbox) + path)
+    await expect(page.locator("body")).to_have_attribute("data-ready", "yes")
+
+
+async def listening(page: Page) -> None:
+    """The page's live socket is open: what happens from now on reaches it."""
+    await expect(page.locator("body")).to_have_attribute("data-live", "on")
 
 
 async def test_an_employee_logs_in_and_sees_his_chats(browser, inbox):
@@ -198,4 +210,181 @@ async def test_a_manager_does_not_see_what_went_astray(browser, inbox):
     await page.goto(base_of(inbox) + "/inbox/settings")
     await expect(page.locator("body")).to_have_attribute("data-ready", "yes")
     await expect(page.locator("#astray")).to_be_hidden()
+    assert page.errors == []
+
+
+# --- conversations (SPEC §10)
+
+
+async def test_a_manager_sees_unread_counts_on_mine_and_opening_the_chat_clears_them(browser, inbox):
+    manager = inbox.shop.managers[0]
+    client = await new_client(inbox.shop, name="Olena")
+    order = await create_order(inbox.shop.account.id, client_id=client.id, offer_id=inbox.shop.offer.id, now=at(0))
+    await Order.filter(id=order.id).update(order_manager_id=manager.id)
+    await dialogs.record_inbound(client, "Hello?", now=at(1))
+    message = await dialogs.record_inbound(client, "Is anyone there?", now=at(2))
+    page = await logged_in(browser, inbox, manager)
+    mine = page.locator("[data-tab=mine] [data-count=mine]")
+    row = page.locator(f"#chat-list li[data-chat='{message.chat_id}']")
+    await expect(mine).to_have_text("1")
+    await expect(row.locator(".unread-badge")).to_have_text("2")
+    await row.locator("a.client").click()
+    await expect(page.locator("#chat-title")).to_have_text("Olena")
+    await expect(mine).to_be_hidden()
+    await open_page(page, inbox, "/inbox/?tab=mine")
+    await expect(row).to_contain_text("Is anyone there?")
+    await expect(row.locator(".unread-badge")).to_have_count(0)
+    await expect(mine).to_be_hidden()
+    assert page.errors == []
+
+
+async def test_a_manager_takes_an_unassigned_chat_from_the_chat_page(browser, inbox):
+    manager = inbox.shop.managers[1]
+    client = await new_client(inbox.shop, name="Taras")
+    message = await dialogs.record_inbound(client, "How much is the course?", now=at(1))
+    await conversations.assign_chat(inbox.shop.admin, message.chat_id, None)
+    page = await logged_in(browser, inbox, manager)
+    await open_page(page, inbox, f"/inbox/chats/{message.chat_id}")
+    await expect(page.locator("#assignee")).to_have_text("Unassigned")
+    await page.click("#take-chat")
+    await expect(page.locator("#assignee")).to_have_text(manager.name)
+    await expect(page.locator("#take-chat")).to_have_count(0)
+    # Now his: he may hand it over and move it along; the trail says he took it.
+    await expect(page.locator("#assign-chat")).to_have_text("Hand over")
+    await expect(page.locator("button.set-status[data-status=resolved]")).to_be_visible()
+    await page.click("#trail summary")
+    await expect(page.locator("#trail li").first).to_contain_text(f"Taken · — → {manager.name}")
+    assert (await Chat.get(id=message.chat_id)).assignee_id == manager.id
+    OUTPUT.mkdir(exist_ok=True)
+    await page.screenshot(path=str(OUTPUT / "chat-assignee.png"))
+    assert page.errors == []
+
+
+async def test_a_manager_too_late_to_take_a_chat_sees_who_won_in_the_servers_words(browser, inbox):
+    first, second = inbox.shop.managers[0], inbox.shop.managers[1]
+    client = await new_client(inbox.shop, name="Oksana")
+    message = await dialogs.record_inbound(client, "Anyone?", now=at(1))
+    await conversations.assign_chat(inbox.shop.admin, message.chat_id, None)
+    page = await logged_in(browser, inbox, first)
+    await open_page(page, inbox, f"/inbox/chats/{message.chat_id}")
+    await conversations.take_chat(second, message.chat_id)
+    await page.click("#take-chat")
+    await expect(page.locator("#flash.bad")).to_contain_text("someone else already has this chat")
+    # Reloaded: the chat is the other manager's now, so no longer this one's to see or answer.
+    await expect(page.locator("#chat-bar")).to_contain_text("This chat is no longer yours to see")
+    await expect(page.locator("#reply")).to_be_hidden()
+    assert (await Chat.get(id=message.chat_id)).assignee_id == second.id
+    assert page.errors == []
+
+async def test_the_owners_all_tab_shows_a_new_clients_chat_without_a_reload(browser, inbox):
+    page = await logged_in(browser, inbox, inbox.shop.owner)
+    await open_page(page, inbox, "/inbox/?tab=all")
+    await expect(page.locator("#chat-list")).to_contain_text("Nothing here")
+    await listening(page)
+    await page.evaluate("window.stayed = true")
+    client = await new_client(inbox.shop, name="Mykola")
+    await dialogs.record_inbound(client, "Do you ship to Lviv?")
+    row = page.locator("#chat-list li[data-chat]")
+    await expect(row).to_have_count(1, timeout=10_000)
+    await expect(row.locator("a.client")).to_have_text("Mykola")
+    await expect(row.locator(".preview")).to_have_text("Do you ship to Lviv?")
+    await expect(row.locator(".unread-badge")).to_have_text("1")
+    await expect(page.locator("[data-count=all]")).to_have_text("1")
+    assert await page.evaluate("window.stayed") is True
+    assert page.errors == []
+
+
+async def test_an_admin_resolving_a_chat_takes_it_out_of_its_assignees_mine_tab(browser, inbox):
+    manager = inbox.shop.managers[2]
+    client = await new_client(inbox.shop, name="Iryna")
+    message = await dialogs.record_inbound(client, "I will think about it", now=at(1))
+    await conversations.assign_chat(inbox.shop.admin, message.chat_id, manager.id)
+    rep = await logged_in(browser, inbox, manager)
+    row = rep.locator(f"#chat-list li[data-chat='{message.chat_id}']")
+    await expect(row).to_contain_text("I will think about it")
+    await listening(rep)
+    admin = await logged_in(browser, inbox, inbox.shop.admin)
+    await open_page(admin, inbox, f"/inbox/chats/{message.chat_id}")
+    await expect(admin.locator("#assignee")).to_have_text(manager.name)
+    await admin.click("button.set-status[data-status=resolved]")
+    await expect(admin.locator("#chat-status")).to_have_text("Resolved")
+    await expect(admin.locator("button.set-status[data-status=open]")).to_have_text("Reopen")
+    await expect(row).to_have_count(0, timeout=10_000)
+    await expect(rep.locator("#chat-list")).to_contain_text("Nothing here")
+    assert (await Chat.get(id=message.chat_id)).status == ChatStatus.RESOLVED
+    assert rep.errors == [] and admin.errors == []
+
+
+async def test_the_owner_saves_the_first_response_time_in_settings(browser, inbox):
+    page = await logged_in(browser, inbox, inbox.shop.owner)
+    await open_page(page, inbox, "/inbox/settings")
+    await expect(page.locator("#first-response")).to_have_value("15")
+    await expect(page.locator("#reassign-unanswered")).not_to_be_checked()
+    await page.fill("#first-response", "30")
+    await page.check("#reassign-unanswered")
+    await page.click("#save-first-response")
+    await expect(page.locator("#flash")).to_have_text("Saved")
+    account = await Account.get(id=inbox.shop.account.id)
+    assert (account.first_response_minutes, account.reassign_unanswered) == (30, True)
+    await page.reload()
+    await expect(page.locator("body")).to_have_attribute("data-ready", "yes")
+    await expect(page.locator("#first-response")).to_have_value("30")
+    await expect(page.locator("#reassign-unanswered")).to_be_checked()
+    assert page.errors == []
+
+
+async def test_each_chat_row_shows_its_assignee_status_unread_count_and_who_wrote_last(browser, inbox):
+    shop = inbox.shop
+    first, second = shop.managers[0], shop.managers[1]
+    waiting = await new_client(shop, name="Olena Kovalenko")
+    await dialogs.record_inbound(waiting, "Hello! Is the spring course still open?", now=at(1))
+    asked = await dialogs.record_inbound(waiting, "And can I pay in two parts?", now=at(2))
+    await conversations.assign_chat(shop.admin, asked.chat_id, first.id)
+    answered = await new_client(shop, name="Petro Shevchenko")
+    await dialogs.record_inbound(answered, "Send me the invoice, please", now=at(3))
+    reply = await dialogs.record_outbound(second, answered.id, "Here it is — the link is valid for 24 hours", now=at(4))
+    await conversations.assign_chat(shop.admin, reply.chat_id, second.id)
+    await conversations.set_status(second, reply.chat_id, ChatStatus.PENDING)
+    nobody = await new_client(shop, name="María López")
+    lead = await dialogs.record_inbound(nobody, "Do you have a group discount?", now=at(5))
+    await conversations.assign_chat(shop.admin, lead.chat_id, None)
+    page = await logged_in(browser, inbox, shop.admin)
+    await open_page(page, inbox, "/inbox/?tab=all")
+    rows = {chat_id: page.locator(f"#chat-list li[data-chat='{chat_id}']")
+            for chat_id in (asked.chat_id, reply.chat_id, lead.chat_id)}
+    await expect(rows[asked.chat_id].locator(".assignee")).to_have_text(first.name)
+    await expect(rows[asked.chat_id].locator(".unread-badge")).to_have_text("2")
+    await expect(rows[asked.chat_id].locator(".status-chip")).to_have_count(0)
+    await expect(rows[asked.chat_id].locator(".direction")).to_have_count(0)
+    await expect(rows[reply.chat_id].locator(".assignee")).to_have_text(second.name)
+    await expect(rows[reply.chat_id].locator(".status-chip")).to_have_text("Pending")
+    await expect(rows[reply.chat_id].locator(".direction[data-direction=out]")).to_be_visible()
+    await expect(rows[reply.chat_id].locator(".preview")).to_contain_text("Here it is")
+    await expect(rows[lead.chat_id].locator(".assignee")).to_have_text("Unassigned")
+    await expect(page.locator("[data-count=all]")).to_have_text("3")
+    await expect(page.locator("[data-count=unassigned]")).to_have_text("1")
+    OUTPUT.mkdir(exist_ok=True)
+    await page.screenshot(path=str(OUTPUT / "tabs-unread.png"))
+    assert page.errors == []
+
+
+async def test_the_search_box_and_the_status_filter_narrow_the_chat_list(browser, inbox):
+    anna = await new_client(inbox.shop, name="Anna")
+    invoice = await dialogs.record_inbound(anna, "Could you send the invoice again?", now=at(1))
+    boris = await new_client(inbox.shop, name="Boris")
+    thanks = await dialogs.record_inbound(boris, "Thanks, all clear", now=at(2))
+    await conversations.set_status(inbox.shop.admin, thanks.chat_id, ChatStatus.RESOLVED)
+    page = await logged_in(browser, inbox, inbox.shop.admin)
+    await open_page(page, inbox, "/inbox/?tab=all")
+    rows = page.locator("#chat-list li[data-chat]")
+    await expect(rows).to_have_count(2)
+    await page.fill("#chat-search", "invoice")
+    await expect(rows).to_have_count(1)
+    await expect(rows).to_have_attribute("data-chat", str(invoice.chat_id))
+    await page.fill("#chat-search", "")
+    await page.select_option("#chat-status-filter", "resolved")
+    await expect(rows).to_have_count(1)
+    await expect(rows).to_have_attribute("data-chat", str(thanks.chat_id))
+    await expect(rows.locator(".status-chip")).to_have_text("Resolved")
+    assert page.url.endswith("?tab=all&status=resolved")
     assert page.errors == []

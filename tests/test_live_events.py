@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 import pytest
@@ -21,11 +22,12 @@ from tests.processes import free_port, serve, stop
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
-async def _next_event(ws, topic: str, timeout: float = 10.0) -> dict:
+async def _next_event(ws, topic: str | None, timeout: float = 10.0) -> dict:
+    """The next event of `topic` (any topic when None); others are skipped."""
     async with asyncio.timeout(timeout):
         while True:
             event = await ws.receive_json()
-            if event["topic"] == topic:
+            if topic is None or event["topic"] == topic:
                 return event
 
 
@@ -106,3 +108,102 @@ async def test_an_employee_connected_to_one_process_sees_what_another_process_di
     ctx = await open_database(url)
     assert {o.order_manager_id for o in await Order.filter(id__in=[o.id for o in orders])} == {target.id}
     await close_database(ctx)
+
+
+async def _socket_of(stack: contextlib.AsyncExitStack, api, employee):
+    """Another logged-in page (a browser of its own) on the same app, as `employee`: its open socket."""
+    base = str(api.client.make_url("")).rstrip("/")
+    browser = await stack.enter_async_context(_browser())
+    await _log_in(browser, base, employee.email)
+    ws = await stack.enter_async_context(browser.ws_connect(f"{base}/api/v1/live"))
+    assert (await ws.receive_json())["topic"] == "hello"
+    return ws
+
+
+async def _silent(ws, seconds: float = 1.0) -> list[dict]:
+    """Events that arrive within `seconds` (there should be none)."""
+    got = []
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                got.append(await ws.receive_json())
+    except TimeoutError:
+        return got
+
+
+async def test_a_new_leads_message_reaches_the_owner_admins_and_the_assignee_but_no_other_manager(
+        database_urls, aiohttp_client):
+    api = await make_api(require_backend(database_urls, "sqlite"), aiohttp_client)
+    chosen, other = api.shop.managers
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = {e.id: await _socket_of(stack, api, e) for e in (api.shop.owner, api.shop.admin, chosen, other)}
+        client = await new_client(api.shop, name="New lead")
+        await dialogs.record_inbound(client, "hi, anyone there?")
+        for employee in (api.shop.owner, api.shop.admin):
+            event = await _next_event(sockets[employee.id], "message")
+            assert event["kind"] == "chat.message" and event["client_id"] == client.id
+            assert event["payload"]["assignee_id"] == chosen.id
+        seen = {}
+        while not {"message", "assignment"} <= set(seen):
+            event = await _next_event(sockets[chosen.id], None)
+            seen[event["topic"]] = event
+        assert (seen["message"]["client_id"], seen["assignment"]["kind"]) == (client.id, "chat.assigned")
+        assert await _silent(sockets[other.id]) == []
+
+
+async def test_managers_hear_of_unassigned_chats_and_their_assignee_of_a_handover(database_urls, aiohttp_client):
+    from sales import conversations
+    from storage.models import Chat
+
+    api = await make_api(require_backend(database_urls, "sqlite"), aiohttp_client)
+    first, second = api.shop.managers
+    client = await new_client(api.shop, name="Lead")
+    await dialogs.record_inbound(client, "hello")
+    chat = await Chat.get(client_id=client.id)
+    async with contextlib.AsyncExitStack() as stack:
+        watching = await _socket_of(stack, api, second)
+        await conversations.assign_chat(api.shop.admin, chat.id, None)
+        event = await _next_event(watching, "chat")
+        assert (event["kind"], event["payload"]["assignee_id"]) == ("chat.assigned", None)
+        # Taken: it leaves the Unassigned tab of every manager, so they hear of that too.
+        await conversations.take_chat(first, chat.id)
+        event = await _next_event(watching, "chat")
+        assert (event["kind"], event["payload"]["assignee_id"]) == ("chat.assigned", first.id)
+        await dialogs.record_inbound(client, "now it is Manager 0's")
+        assert [e for e in await _silent(watching) if e["topic"] == "message"] == []
+
+
+async def test_an_admin_connected_to_one_process_sees_a_message_written_through_another(database_urls):
+    url = require_backend(database_urls, "postgres")
+    ctx = await open_database(url)
+    await truncate_all()
+    shop = await make_shop(managers=2)
+    from sales.accounts import hash_password
+
+    await Employee.all().update(password_hash=hash_password(PASSWORD))
+    client = await new_client(shop, name="Across")
+    await dialogs.record_inbound(client, "hello")
+    from storage.models import Chat
+
+    chat = await Chat.get(client_id=client.id)
+    await close_database(ctx)
+    a_port, b_port = free_port(), free_port()
+    # A delivers nothing itself: the event can only reach its page from B, through Redis.
+    a = await serve(url, a_port, REDIS_URL=REDIS_URL, DELIVERY_WORKER="false")
+    b = await serve(url, b_port, REDIS_URL=REDIS_URL)
+    try:
+        async with _browser() as admin, _browser() as manager:
+            await _log_in(admin, f"http://127.0.0.1:{a_port}", shop.admin.email)
+            async with admin.ws_connect(f"http://127.0.0.1:{a_port}/api/v1/live") as ws:
+                assert (await ws.receive_json())["topic"] == "hello"
+                csrf = await _log_in(manager, f"http://127.0.0.1:{b_port}", shop.managers[0].email)
+                async with manager.post(f"http://127.0.0.1:{b_port}/api/v1/chats/{chat.id}/messages",
+                                        json={"text": "Hello from process B"},
+                                        headers={"X-CSRF-Token": csrf}) as response:
+                    assert response.status == 201
+                    message_id = (await response.json())["id"]
+                event = await _next_event(ws, "message", timeout=15)
+                assert (event["chat_id"], event["payload"]["message_id"], event["payload"]["direction"]) == (
+                    chat.id, message_id, "out")
+    finally:
+        stop(a, b)

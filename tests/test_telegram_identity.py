@@ -156,11 +156,13 @@ async def test_a_client_message_goes_to_his_order_and_personal_managers(db):
     assert all(r.payload == {"message_id": message.id} and r.client_id == client.id for r in rows)
 
 
-async def test_a_message_of_a_client_nobody_manages_only_reaches_the_inbox(db):
-    shop = await make_shop(managers=1)
+async def test_a_message_of_a_client_nobody_manages_reaches_the_owner_when_there_is_no_manager(db):
+    # SPEC §10.2: a lead is never left to nobody; with no manager in the rotation the owner answers.
+    shop = await make_shop(managers=0)
     client = await new_client(shop)
     await dialogs.record_inbound(client, "hello?")
-    assert await Outbox.filter(kind="message.to_staff").count() == 0
+    rows = await Outbox.filter(kind="message.to_staff").values_list("employee_id", flat=True)
+    assert rows == [shop.owner.id]
     assert await Message.filter(chat__client_id=client.id).count() == 1
 
 

@@ -10,21 +10,21 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from closer.keys import CLOCK
 from inbox.auth import employee_of
 from inbox.body import parse, path_id
-from inbox.present import orders_out
+from inbox.present import history_out, orders_out
 from inbox.respond import query, send, send_page
 from inbox.schemas import (
+    DemoFailureIn,
+    DemoFailureOut,
     AssignIn,
     AssignOut,
     CallIn,
     CallListEntryOut,
     CallListOut,
     CallOut,
-    HistoryEntry,
-    HistoryOut,
     Id,
     OrderIn,
 )
-from sales import assignment, audit, listing, orders
+from sales import assignment, audit, listing, orders, payments
 from sales.access import require_active
 from sales.clients import find_or_create_client
 from sales.errors import Invalid
@@ -86,12 +86,7 @@ async def get_order(request: web.Request) -> web.Response:
 
 async def order_history(request: web.Request) -> web.Response:
     order = await listing.visible_order(employee_of(request), path_id(request))
-    rows = await audit.order_history(order.id)
-    return send(HistoryOut(items=[
-        HistoryEntry(id=r.id, target=str(r.target), from_employee_id=r.from_employee_id,
-                     to_employee_id=r.to_employee_id, reason=str(r.reason), actor_id=r.actor_id, created_at=r.created_at)
-        for r in rows
-    ]))
+    return send(history_out(await audit.order_history(order.id)))
 
 
 async def assign(request: web.Request) -> web.Response:
@@ -121,3 +116,11 @@ async def call_list(request: web.Request) -> web.Response:
     entries = await orders.call_list(employee_of(request), now=request.app[CLOCK]())
     rows = await orders_out([e.order for e in entries])
     return send(CallListOut(items=[CallListEntryOut(order=row, overdue=e.overdue) for row, e in zip(rows, entries, strict=True)]))
+
+
+async def demo_fail_payment(request: web.Request) -> web.Response:
+    """`closer demo` only: the order's payment fails as a provider would report it (owner/admin)."""
+    body = await parse(request, DemoFailureIn)
+    outcome = await payments.fail_for_demo(employee_of(request), path_id(request), reason=body.reason,
+                                           now=request.app[CLOCK]())
+    return send(DemoFailureOut(order_id=path_id(request), effect=None if outcome.effect is None else str(outcome.effect)))

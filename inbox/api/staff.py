@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from closer.keys import CLOCK
+from closer.keys import CLOCK, SETTINGS
 from inbox.auth import csrf_of, employee_of
 from inbox.body import parse, path_id
 from inbox.present import employee_out
@@ -17,13 +17,16 @@ from storage.models import Account, Employee
 
 
 def _account_out(account: Account) -> AccountOut:
-    return AccountOut(id=account.id, name=account.name, detach_after=account.detach_after_seconds)
+    return AccountOut(id=account.id, name=account.name, detach_after=account.detach_after_seconds,
+                      first_response_minutes=account.first_response_minutes,
+                      reassign_unanswered=account.reassign_unanswered)
 
 
 async def me(request: web.Request) -> web.Response:
     employee = employee_of(request)
     account = await Account.get(id=employee.account_id)
-    return send(Me(employee=employee_out(employee), account=_account_out(account), csrf_token=csrf_of(request)))
+    return send(Me(employee=employee_out(employee), account=_account_out(account), csrf_token=csrf_of(request),
+                   demo=request.app[SETTINGS].demo))
 
 
 async def list_employees(request: web.Request) -> web.Response:
@@ -73,4 +76,6 @@ async def get_account(request: web.Request) -> web.Response:
 
 async def update_account(request: web.Request) -> web.Response:
     body = await parse(request, AccountPatch)
-    return send(_account_out(await accounts.set_detach_after(employee_of(request), body.detach_after)))
+    return send(_account_out(await accounts.update_settings(
+        employee_of(request), detach_after=body.detach_after, first_response_minutes=body.first_response_minutes,
+        reassign_unanswered=body.reassign_unanswered)))

@@ -27,7 +27,8 @@ function when(iso) {
   return new Date(iso).toLocaleString(ME.language, { dateStyle: "medium", timeStyle: "short" });
 }
 
-async function api(method, path, body) {
+// `quiet`: the caller shows the failure itself (no flash).
+async function api(method, path, body, { quiet = false } = {}) {
   const options = { method, headers: {}, credentials: "same-origin" };
   if (ME.csrf_token) options.headers["X-CSRF-Token"] = ME.csrf_token;
   if (body !== undefined) {
@@ -39,7 +40,7 @@ async function api(method, path, body) {
   const data = response.headers.get("Content-Type")?.includes("json") ? await response.json() : null;
   if (!response.ok) {
     const error = data?.error || { message: response.statusText };
-    flash(error.message + (error.field ? ` (${error.field})` : ""), true);
+    if (!quiet) flash(error.message + (error.field ? ` (${error.field})` : ""), true);
     throw Object.assign(new Error(error.message), { error });
   }
   return data;
@@ -55,9 +56,25 @@ function flash(message, bad = false) {
 
 function clear(node) { while (node.firstChild) node.firstChild.remove(); return node; }
 
+function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
+const ADMIN = ME.employee.role !== "manager";
+
 const STATUS = () => ({
   new: t("New"), awaiting_payment: t("Awaiting payment"), paid: t("Paid"), failed: t("Failed"),
   cancelled: t("Cancelled"), refunded: t("Refunded"),
+});
+const CHAT_STATUS = () => ({
+  open: t("Open"), pending: t("Pending"), snoozed: t("Snoozed"), resolved: t("Resolved"),
+});
+// Why a chat went to its assignee (the assignment trail, SPEC §10.4).
+const CHAT_REASONS = () => ({
+  personal: t("Personal manager"), order: t("Order manager"), sticky: t("Previous assignee"),
+  rotation: t("Rotation"), owner_fallback: t("Owner (nobody else available)"), take: t("Taken"),
+  manual: t("Assigned manually"), handover: t("Handed over"), unanswered: t("No reply in time"),
 });
 const OUTCOMES = () => ({
   no_answer: t("No answer"), call_back: t("Call back"), talked: t("Talked"),
@@ -91,6 +108,46 @@ async function refreshBadge() {
   return data;
 }
 
+// Beside each chat tab: how many of its chats have client messages I have not read.
+async function refreshCounts() {
+  const counts = await api("GET", "/chats/unread", undefined, { quiet: true }).catch(() => null);
+  if (!counts) return;
+  for (const span of document.querySelectorAll("[data-count]")) {
+    const count = counts[span.dataset.count];
+    span.textContent = count ? String(count) : "";
+    span.hidden = !count;
+  }
+}
+const refreshCountsSoon = debounce(refreshCounts, 300);
+const CHAT_TOPICS = new Set(["message", "chat", "assignment"]);
+
+function toast(text, href, linkText) {
+  const item = el("div", { class: "toast", role: "status" }, el("span", { class: "toast-text" }, text),
+    href ? el("a", { href }, linkText) : "",
+    el("button", { type: "button", class: "close", title: t("Close"), "aria-label": t("Close"),
+      onclick: () => item.remove() }, "×"));
+  document.getElementById("toasts").append(item);
+  setTimeout(() => item.remove(), 30_000);
+}
+
+async function chatToast(event) {
+  const chatId = event.payload.chat_id;
+  const chat = await api("GET", `/chats/${chatId}`, undefined, { quiet: true }).catch(() => null);
+  const name = chat ? chat.client.name : `#${chatId}`;
+  if (event.topic === "assignment") {
+    // Already looking at it: the bar shows the change.
+    if (PAGE === "chat" && Number(document.body.dataset.id) === chatId) return;
+    toast(`${t("New conversation")}: ${name}`, `/inbox/chats/${chatId}`, t("Open chat"));
+    return;
+  }
+  let text = `${t("A client is waiting for a reply")}: ${name}`;
+  if (event.payload.reassigned_to) {
+    const to = (await staff()).find((e) => e.id === event.payload.reassigned_to);
+    text += ` · ${t("Passed to")} ${to ? to.name : `#${event.payload.reassigned_to}`}`;
+  }
+  toast(text, `/inbox/chats/${chatId}`, t("Open chat"));
+}
+
 const liveHandlers = [];
 function onLive(handler) { liveHandlers.push(handler); }
 
@@ -100,6 +157,9 @@ function connectLive() {
   socket.onmessage = (message) => {
     const event = JSON.parse(message.data);
     if (event.topic === "important") refreshBadge();
+    if (CHAT_TOPICS.has(event.topic)) refreshCountsSoon();
+    if ((event.topic === "assignment" && event.kind === "chat.assigned")
+        || (event.topic === "alert" && event.kind === "chat.unanswered")) chatToast(event);
     for (const handler of liveHandlers) handler(event);
   };
   socket.onopen = () => { document.body.dataset.live = "on"; };
@@ -122,27 +182,71 @@ async function tabsPage() {
     onLive((event) => { if (event.topic === "important") draw(); });
     return draw();
   }
-  let cursor = null;
+  // Mine and Unassigned show what still needs work unless a status is asked for; All shows every status.
+  const needsWork = tab === "mine" || tab === "unassigned";
+  const search = el("input", { type: "search", name: "q", id: "chat-search", maxlength: 200, value: params.get("q") || "",
+    placeholder: t("Search name, e-mail, phone or message"), "aria-label": t("Search") });
+  const status = el("select", { name: "status", id: "chat-status-filter", "aria-label": t("Status") },
+    el("option", { value: "", text: needsWork ? t("Open and pending") : t("Any status") }),
+    Object.entries(CHAT_STATUS()).map(([value, label]) =>
+      el("option", { value, text: label, selected: value === params.get("status") })));
   const list = el("ul", { class: "chats", id: "chat-list" });
   const more = el("button", { type: "button", hidden: true, onclick: () => load() }, t("More"));
-  clear(main).append(list, more);
+  const tools = el("form", { class: "chat-tools", role: "search", onsubmit: (event) => { event.preventDefault(); filter(); } },
+    search, status);
+  clear(main).append(tools, list, more);
+  let cursor = null;
+  let generation = 0;  // a reload makes the answers of older requests stale
   async function load(reset = false) {
-    if (reset) { cursor = null; clear(list); }
+    const mine = reset ? ++generation : generation;
     const query = new URLSearchParams({ tab, limit: "50" });
-    if (cursor) query.set("cursor", cursor);
+    if (search.value.trim()) query.set("q", search.value.trim());
+    if (status.value) query.set("status", status.value);
+    if (!reset && cursor) query.set("cursor", cursor);
     const page = await api("GET", "/chats?" + query);
-    for (const chat of page.items) {
-      list.append(el("li", { "data-chat": chat.id },
-        el("a", { href: `/inbox/chats/${chat.id}`, class: "client" }, chat.client.name),
-        el("span", { class: "preview" }, chat.last_message || ""),
-        el("time", {}, when(chat.last_message_at))));
-    }
-    if (!list.children.length) list.append(el("li", { class: "empty" }, t("Nothing here")));
+    if (mine !== generation) return;
+    const rows = page.items.map(chatRow);
+    if (reset) list.replaceChildren(...rows);
+    else list.append(...rows);
+    if (!list.querySelector("li[data-chat]")) list.replaceChildren(el("li", { class: "empty" }, t("Nothing here")));
     cursor = page.next_cursor;
     more.hidden = !cursor;
   }
-  onLive((event) => { if (event.topic === "message" || event.topic === "assignment") load(true); });
-  return load();
+  function filter() {
+    const shown = new URLSearchParams({ tab });
+    if (search.value.trim()) shown.set("q", search.value.trim());
+    if (status.value) shown.set("status", status.value);
+    history.replaceState(null, "", "?" + shown);
+    return load(true);
+  }
+  search.addEventListener("input", debounce(filter, 300));
+  status.addEventListener("change", filter);
+  // Someone wrote, took, handed over or resolved: the list follows without a reload (one reload per burst).
+  const reloadSoon = debounce(() => load(true), 300);
+  onLive((event) => { if (CHAT_TOPICS.has(event.topic)) reloadSoon(); });
+  return load(true);
+}
+
+function chatStatusText(chat) {
+  if (chat.status === "snoozed" && chat.snoozed_until) return `${t("Snoozed until")} ${when(chat.snoozed_until)}`;
+  return CHAT_STATUS()[chat.status];
+}
+
+function chatRow(chat) {
+  const href = `/inbox/chats/${chat.id}`;
+  return el("li", { "data-chat": chat.id, class: chat.unread ? "unread" : "" },
+    el("span", { class: "who" },
+      el("a", { href, class: "client" }, chat.client.name),
+      chat.unread ? el("span", { class: "unread-badge", title: t("Unread messages") }, String(chat.unread)) : ""),
+    el("span", { class: "preview" },
+      chat.last_message_direction === "out"
+        ? el("span", { class: "direction", "data-direction": "out", title: t("Sent to the client") }, "↪ ") : "",
+      chat.last_message || ""),
+    el("span", { class: "meta" },
+      el("span", { class: chat.assignee ? "assignee" : "assignee nobody" },
+        chat.assignee ? chat.assignee.name : t("Unassigned")),
+      chat.status !== "open" ? el("span", { class: `status-chip ${chat.status}` }, chatStatusText(chat)) : ""),
+    el("time", { datetime: chat.last_message_at || "" }, when(chat.last_message_at)));
 }
 
 async function importantTable() {
@@ -203,7 +307,9 @@ async function importantHistory() {
 
 async function chatPage() {
   const chatId = document.body.dataset.id;
-  const chat = await api("GET", `/chats/${chatId}`);
+  // Opening the chat reads it (SPEC §10.6); the answer is the chat itself.
+  let chat = await api("POST", `/chats/${chatId}/read`);
+  refreshCounts();
   document.getElementById("chat-title").textContent = chat.client.name;
   const history = document.getElementById("messages");
   async function drawHistory() {
@@ -217,6 +323,23 @@ async function chatPage() {
     }
     history.scrollTop = history.scrollHeight;
   }
+  const bar = document.getElementById("chat-bar");
+  async function drawBar() {
+    const [fresh, trail] = await Promise.all([
+      api("GET", `/chats/${chatId}`, undefined, { quiet: true }),
+      api("GET", `/chats/${chatId}/history`, undefined, { quiet: true }),
+    ]);
+    chat = fresh;
+    await chatBar(bar, chat, trail.items, { changed: () => drawBar().catch(lost) });
+  }
+  // A chat handed over or taken by someone else may no longer be ours to see: say so instead of a broken page.
+  function lost(error) {
+    if (!error?.error) throw error;
+    if (error.error.code !== "not_found") { flash(error.message, true); return; }
+    clear(bar).append(el("p", { class: "gone" }, t("This chat is no longer yours to see"), " · ",
+      el("a", { href: "/inbox/" }, t("Inbox"))));
+    document.getElementById("reply").hidden = true;
+  }
   document.getElementById("reply").addEventListener("submit", async (event) => {
     event.preventDefault();
     const box = event.target.elements.text;
@@ -225,15 +348,113 @@ async function chatPage() {
     box.value = "";
     drawHistory();
   });
-  onLive((event) => { if (event.topic === "message" && event.client_id === chat.client.id) drawHistory(); });
+  const readSoon = debounce(async () => {
+    if (document.visibilityState !== "visible") return;
+    await api("POST", `/chats/${chatId}/read`, undefined, { quiet: true }).catch(() => null);
+    refreshCounts();
+  }, 300);
+  document.addEventListener("visibilitychange", readSoon);
+  const historySoon = debounce(drawHistory, 200);
+  const barSoon = debounce(() => drawBar().catch(lost), 200);
+  onLive((event) => {
+    if ((event.chat_id ?? event.payload?.chat_id) !== chat.id) return;
+    if (event.topic === "message") { historySoon(); readSoon(); }
+    if (CHAT_TOPICS.has(event.topic)) barSoon();
+  });
   // Opening the chat is how the bell goes: the items of this chat are seen now.
   const important = await api("GET", "/important");
   for (const item of important.items.filter((i) => i.chat_id === chat.id && !i.seen)) {
     await api("POST", `/important/${item.id}/seen`);
   }
   refreshBadge();
-  await drawHistory();
+  await Promise.all([drawHistory(), drawBar().catch(lost)]);
   await clientCard(document.getElementById("card"), chat.client.id);
+}
+
+// The bar over a conversation: who answers for it, Take, assign or hand over, its status, its trail (SPEC §10.4).
+async function chatBar(bar, chat, trail, { changed }) {
+  const employees = await staff();
+  const names = Object.fromEntries(employees.map((e) => [e.id, e.name]));
+  const mine = chat.assignee?.id === ME.employee.id;
+  const status = el("span", { id: "chat-status", class: `status-chip ${chat.status}` }, chatStatusText(chat));
+  const who = el("span", { class: "assignee-box" }, `${t("Assignee")}: `,
+    el("strong", { id: "assignee", class: chat.assignee ? "assignee" : "assignee nobody" },
+      chat.assignee ? chat.assignee.name : t("Unassigned")), " ", status);
+  const take = chat.assignee ? "" : el("button", { type: "button", id: "take-chat", class: "primary", onclick: async () => {
+    try {
+      await api("POST", `/chats/${chat.id}/take`);
+      flash(t("You took it"));
+    } catch (error) {
+      // 409: someone was faster; the flash keeps the server's word and the bar shows how things stand now.
+      if (error?.error?.code !== "conflict") return;
+    }
+    changed();
+  } }, t("Take"));
+
+  let picker = "";
+  if (ADMIN || mine) {
+    // Owner and admins: anyone active, or nobody. The assignee: hand it over to someone else.
+    const select = el("select", { id: "assign-to", name: "assign_to", "aria-label": ADMIN ? t("Assign") : t("Hand over") },
+      ADMIN ? el("option", { value: "", text: t("Unassigned"), selected: !chat.assignee })
+        : el("option", { value: "", text: t("Choose"), disabled: true, selected: true }),
+      employees.filter((e) => e.active && (ADMIN || e.id !== ME.employee.id)).map((e) => el("option", {
+        value: e.id, text: e.away ? `${e.name} (${t("Away")})` : e.name, selected: e.id === chat.assignee?.id,
+      })));
+    picker = el("span", { class: "assign-box" }, select, el("button", { type: "button", id: "assign-chat", onclick: async () => {
+      const chosen = select.value ? Number(select.value) : null;
+      if (chosen === (chat.assignee?.id ?? null) || (!ADMIN && chosen === null)) return;
+      await api("POST", `/chats/${chat.id}/assign`, { employee_id: chosen });
+      flash(t("Saved"));
+      changed();
+    } }, ADMIN ? t("Assign") : t("Hand over")));
+  }
+
+  let moves = "";
+  if (ADMIN || mine) {
+    const set = async (next, snoozedUntil) => {
+      const body = { status: next };
+      if (snoozedUntil) body.snoozed_until = snoozedUntil.toISOString();
+      await api("POST", `/chats/${chat.id}/status`, body);
+      flash(t("Saved"));
+      changed();
+    };
+    const button = (next, label) => el("button", { type: "button", class: "set-status", "data-status": next,
+      onclick: () => set(next) }, label);
+    const tomorrow = new Date();
+    tomorrow.setDate(tomorrow.getDate() + 1);
+    tomorrow.setHours(9, 0, 0, 0);
+    const pad = (n) => String(n).padStart(2, "0");
+    const local = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    const until = el("input", { type: "datetime-local", name: "snooze_until", min: local(new Date()),
+      "aria-label": t("Snooze until") });
+    const snooze = el("details", { class: "snooze" }, el("summary", {}, t("Snooze")),
+      el("div", { class: "snooze-menu" },
+        el("button", { type: "button", "data-snooze": "hour", onclick: () => set("snoozed", new Date(Date.now() + 3600_000)) },
+          t("In 1 hour")),
+        el("button", { type: "button", "data-snooze": "tomorrow", onclick: () => set("snoozed", tomorrow) },
+          `${t("Tomorrow")} ${tomorrow.toLocaleTimeString(ME.language, { timeStyle: "short" })}`),
+        el("span", { class: "until" }, until, el("button", { type: "button", "data-snooze": "until", onclick: () => {
+          if (!until.value) { until.focus(); return; }
+          set("snoozed", new Date(until.value));
+        } }, t("Snooze")))));
+    moves = el("span", { class: "status-box" },
+      chat.status !== "open" ? button("open", t("Reopen")) : "",
+      chat.status !== "pending" ? button("pending", t("Mark pending")) : "",
+      snooze,
+      chat.status !== "resolved" ? button("resolved", t("Resolve")) : "");
+  }
+
+  const reasons = CHAT_REASONS();
+  const details = el("details", { id: "trail", class: "trail" },
+    el("summary", {}, `${t("Assignment history")} (${trail.length})`),
+    el("ol", {}, trail.slice().reverse().map((h) => el("li", {},
+      el("time", { datetime: h.created_at }, when(h.created_at)), " · ", reasons[h.reason] || h.reason, " · ",
+      `${names[h.from_employee_id] || "—"} → ${names[h.to_employee_id] || "—"}`,
+      h.actor_id && h.actor_id !== h.to_employee_id ? ` (${names[h.actor_id] || "#" + h.actor_id})` : ""))));
+  if (!trail.length) details.querySelector("ol").append(el("li", { class: "empty" }, t("Nothing here")));
+  const wasOpen = bar.querySelector("#trail")?.open;
+  details.open = Boolean(wasOpen);
+  clear(bar).append(el("div", { class: "bar-row" }, who, take, picker, moves), details);
 }
 
 async function clientCard(container, clientId) {
@@ -420,7 +641,7 @@ async function offerPage() {
   }
 }
 
-// --- settings: employees, widgets, detach_after, commission report
+// --- settings: employees, widgets, detach_after, first response, commission report
 
 async function settingsPage() {
   const employees = await staff();
@@ -493,6 +714,20 @@ async function settingsPage() {
     await api("PATCH", "/account", { detach_after: Math.round(Number(detach.value) * 3600) });
     flash(t("Saved"));
   });
+  // First response (SPEC §10.5): how long a client may wait, and whether the chat then moves on.
+  const minutes = document.getElementById("first-response");
+  const reassign = document.getElementById("reassign-unanswered");
+  const saveFirst = document.getElementById("save-first-response");
+  minutes.value = account.first_response_minutes;
+  reassign.checked = account.reassign_unanswered;
+  minutes.disabled = reassign.disabled = !admin;
+  saveFirst.hidden = !admin;
+  saveFirst.addEventListener("click", async () => {
+    if (!minutes.reportValidity()) return;
+    await api("PATCH", "/account", { first_response_minutes: Number(minutes.value),
+      reassign_unanswered: reassign.checked });
+    flash(t("Saved"));
+  });
 
   const report = document.getElementById("report");
   report.addEventListener("submit", async (event) => {
@@ -552,5 +787,6 @@ const PAGES = { tabs: tabsPage, chat: chatPage, client: clientPage, orders: orde
 
 chrome();
 refreshBadge();
+refreshCounts();
 connectLive();
 PAGES[PAGE]().then(() => { document.body.dataset.ready = "yes"; });

@@ -1,0 +1,396 @@
+"""Conversations (SPEC §10): who answers for a chat, where it stands, who has read it, and who must hear of it.
+
+Every change of a chat's assignee goes through `change_assignee`, which writes the audit row, the assignment ping and
+the live event in the caller's transaction, holding the chat's row lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import uuid4
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from sales import outbox
+from sales.access import get_in_account, is_admin, require_active
+from sales.assignment import OPEN_STATUSES, Rotation, owner_of
+from sales.clock import aware, utcnow
+from sales.errors import Conflict, Invalid, NotAllowed, NotFound
+from sales.listing import visible_chat
+from storage.models import (
+    Account,
+    AssignmentLog,
+    AssignmentReason,
+    AssignmentTarget,
+    Chat,
+    ChatRead,
+    ChatStatus,
+    Client,
+    Employee,
+    Order,
+    Role,
+    Widget,
+)
+
+# A snooze is for hours or days; a year is surely a mistake.
+MAX_SNOOZE = timedelta(days=366)
+
+
+# --- who hears of a chat (SPEC §10.3)
+
+@dataclass(frozen=True)
+class Audience:
+    """Who may see a chat: owner and admins always; these employees; every manager while it is unassigned."""
+
+    employee_ids: frozenset[int]
+    managers: bool
+
+    def as_payload(self) -> dict:
+        return {"employee_ids": sorted(self.employee_ids), "managers": self.managers}
+
+
+def may_receive(audience: dict, employee_id: int, role: str) -> bool:
+    """Whether an employee's open page gets a chat's live event; `audience` is `Audience.as_payload()`."""
+    if role in (Role.OWNER, Role.ADMIN):
+        return True
+    if employee_id in audience.get("employee_ids", ()):
+        return True
+    return role == Role.MANAGER and bool(audience.get("managers"))
+
+
+async def audience_of(chat: Chat, *also: int | None, was_unassigned: bool = False) -> Audience:
+    """The chat's assignee, the client's personal manager and open-order managers (whose Mine tab shows it), and
+    `also` (say, the assignee it just left, whose Mine tab loses it). Every manager while it is unassigned, or
+    when it just left the Unassigned tab."""
+    ids = {chat.assignee_id, *also}
+    ids.update(await Client.filter(id=chat.client_id).values_list("personal_manager_id", flat=True))
+    ids.update(await Order.filter(client_id=chat.client_id, status__in=OPEN_STATUSES).values_list(
+        "order_manager_id", flat=True))
+    return Audience(frozenset(i for i in ids if i is not None),
+                    managers=chat.assignee_id is None or was_unassigned)
+
+
+async def announce(chat: Chat, event: str, now: datetime, *, key: object = None,
+                   also: tuple[int | None, ...] = (), was_unassigned: bool = False, **payload) -> None:
+    """One live event for everyone who may see the chat (one outbox row, fanned out by the live bus). `key` names
+    the cause when it has an id; a live event has no resend to guard against otherwise."""
+    audience = await audience_of(chat, *also, was_unassigned=was_unassigned)
+    await outbox.enqueue(
+        account_id=chat.account_id,
+        kind=outbox.CHAT_EVENT,
+        dedupe_key=f"{outbox.CHAT_EVENT}:{chat.id}:{event}:{key if key is not None else uuid4().hex}",
+        client_id=chat.client_id,
+        payload={"chat_id": chat.id, "event": event, "assignee_id": chat.assignee_id, "status": str(chat.status),
+                 "audience": audience.as_payload(), **payload},
+        now=now,
+    )
+
+
+# --- the assignee (SPEC §10.2, §10.4)
+
+async def change_assignee(
+    chat: Chat,
+    new_id: int | None,
+    *,
+    reason: AssignmentReason,
+    actor_id: int | None,
+    now: datetime,
+    listed: bool = True,
+) -> AssignmentLog | None:
+    """The one way a chat's assignee changes. The caller holds the chat's row lock and a transaction. `listed` is
+    False for a chat born with this change (a new lead's first message): no Unassigned tab ever showed it."""
+    previous = chat.assignee_id
+    if previous == new_id:
+        return None
+    chat.assignee_id = new_id
+    await Chat.filter(id=chat.id).update(assignee_id=new_id)
+    log = await AssignmentLog.create(
+        account_id=chat.account_id, target=AssignmentTarget.CHAT, chat_id=chat.id, client_id=None,
+        from_employee_id=previous, to_employee_id=new_id, reason=reason, actor_id=actor_id, created_at=now,
+    )
+    if new_id is not None and new_id != actor_id:
+        await outbox.enqueue(
+            account_id=chat.account_id,
+            kind=outbox.CHAT_ASSIGNED,
+            dedupe_key=f"{outbox.CHAT_ASSIGNED}:{log.id}",
+            employee_id=new_id,
+            client_id=chat.client_id,
+            payload={"chat_id": chat.id, "reason": str(reason)},
+            now=now,
+        )
+    await announce(chat, "assigned", now, also=(previous,), was_unassigned=previous is None and listed, key=log.id,
+                   reason=str(reason))
+    return log
+
+
+async def _available(employee_id: int | None) -> bool:
+    """A personal or order manager answers a lead only while he is there to answer: active and not away."""
+    if employee_id is None:
+        return False
+    return await Employee.exists(id=employee_id, active=True, away=False)
+
+
+async def _previous_assignee(chat: Chat) -> int | None:
+    last = await AssignmentLog.filter(chat_id=chat.id, to_employee_id__not_isnull=True).order_by("-id").first()
+    return None if last is None else last.to_employee_id
+
+
+async def widget_of(account_id: int, widget_id: int | None) -> int:
+    """The widget a client came through (his rotation), else the account's default one."""
+    if widget_id is not None:
+        return widget_id
+    return (await Widget.get(account_id=account_id, is_default=True)).id
+
+
+async def choose_assignee(chat: Chat, client: Client) -> tuple[int, AssignmentReason]:
+    """SPEC §10.2, in order: personal manager, latest open order's manager, previous assignee (sticky), rotation,
+    owner. Runs in the message's transaction under the chat's lock; rotation shares the pointer of orders."""
+    # From the row, not the caller's copy of the client, which may predate a change.
+    personal, widget_id = (await Client.filter(id=client.id).values_list("personal_manager_id", "widget_id"))[0]
+    if await _available(personal):
+        return personal, AssignmentReason.PERSONAL
+    latest_open = await (
+        Order.filter(client_id=client.id, status__in=OPEN_STATUSES, order_manager_id__not_isnull=True)
+        .order_by("-created_at", "-id").limit(1).values_list("order_manager_id", flat=True)
+    )
+    if latest_open and await _available(latest_open[0]):
+        return latest_open[0], AssignmentReason.ORDER
+    rotation = await Rotation.of(client.account_id, await widget_of(client.account_id, widget_id))
+    previous = await _previous_assignee(chat)
+    if rotation.may_keep(previous):
+        return previous, AssignmentReason.STICKY
+    picked = await rotation.next()
+    if picked is not None:
+        return picked, AssignmentReason.ROTATION
+    return await owner_of(client.account_id), AssignmentReason.OWNER_FALLBACK
+
+
+async def on_client_message(chat: Chat, client: Client, message_id: int, now: datetime) -> None:
+    """What a client's message does to his conversation (SPEC §10.2, §10.5, §10.7), in its transaction:
+    a resolved, pending or snoozed chat opens again (assignee kept); a chat nobody can answer for gets its
+    assignee; the wait for a staff reply starts; everyone who may see the chat hears of it."""
+    updates: dict = {"last_inbound_message_id": message_id}
+    route = chat.assignee_id is None or not await _still_answers(chat)
+    if chat.status != ChatStatus.OPEN:
+        chat.status, chat.snoozed_until = ChatStatus.OPEN, None
+        updates.update(status=ChatStatus.OPEN, snoozed_until=None)
+    if chat.waiting_since is None:
+        chat.waiting_since = now
+        updates.update(waiting_since=now, unanswered_alerted_at=None)
+    chat.last_inbound_message_id = message_id
+    await Chat.filter(id=chat.id).update(**updates)
+    if route:
+        assignee, reason = await choose_assignee(chat, client)
+        # The caller's copy of the chat predates this message: no time yet means this message made the chat.
+        await change_assignee(chat, assignee, reason=reason, actor_id=None, now=now,
+                              listed=chat.last_message_at is not None)
+    await announce(chat, "message", now, key=message_id, message_id=message_id, direction="in")
+
+
+async def _still_answers(chat: Chat) -> bool:
+    """A deactivated assignee answers nothing: his chat is routed anew. A returning client (his chat was resolved)
+    whose assignee is away is routed anew too; an open conversation waits for its away assignee."""
+    if chat.status == ChatStatus.RESOLVED:
+        return await _available(chat.assignee_id)
+    return await Employee.exists(id=chat.assignee_id, active=True)
+
+
+async def on_staff_message(chat: Chat, employee_id: int, message_id: int, now: datetime) -> None:
+    """An employee answered: the client's wait is over (one first-response alert per unanswered stretch), and
+    whoever answers has read what he answers."""
+    await _read_up_to(employee_id, chat, now)
+    if chat.waiting_since is not None:
+        chat.waiting_since = chat.unanswered_alerted_at = None
+        await Chat.filter(id=chat.id).update(waiting_since=None, unanswered_alerted_at=None)
+    await announce(chat, "message", now, key=message_id, message_id=message_id, direction="out")
+
+
+async def locked_chat(account_id: int, chat_id: int) -> Chat:
+    await get_in_account(Chat, account_id, chat_id, what="chat")
+    return await Chat.filter(id=chat_id).select_for_update().get()
+
+
+async def _assignable(account_id: int, employee_id: int) -> Employee:
+    """An employee a chat may go to: of this account (else 404) and active (else 422), both naming the field."""
+    employee = await Employee.get_or_none(id=employee_id, account_id=account_id)
+    if employee is None:
+        raise NotFound(f"employee {employee_id} not found", field="employee_id")
+    if not employee.active:
+        raise Invalid("a deactivated employee cannot be assigned", field="employee_id")
+    return employee
+
+
+async def take_chat(actor: Employee, chat_id: int, *, replacing: int | None = None,
+                    now: datetime | None = None) -> Chat:
+    """The actor takes the chat if it is still as he saw it: unassigned, or (owner/admin, from a first-response
+    alert) still with `replacing`. Two people taking at once: exactly one wins, the other gets a conflict."""
+    require_active(actor)
+    now = now or utcnow()
+    async with in_transaction():
+        # No visibility check before the lock: the loser of a race must learn he lost (409), not that the chat
+        # vanished (it is no longer unassigned, so no longer his to see). The answer names nobody.
+        chat = await locked_chat(actor.account_id, chat_id)
+        if chat.assignee_id == actor.id:
+            return chat
+        if chat.assignee_id != replacing:
+            raise Conflict("someone else already has this chat" if chat.assignee_id is not None
+                           else "this chat has changed; look again", field="chat_id")
+        if replacing is not None and not is_admin(actor):
+            raise NotAllowed("only the owner or an admin may take a chat from its assignee", field="chat_id")
+        await change_assignee(chat, actor.id, reason=AssignmentReason.TAKE, actor_id=actor.id, now=now)
+    return chat
+
+
+async def assign_chat(actor: Employee, chat_id: int, employee_id: int | None, *,
+                      now: datetime | None = None) -> Chat:
+    """Owner and admins assign any chat to any active employee, or leave it unassigned; an assignee hands his
+    chat over to another employee (SPEC §10.4)."""
+    require_active(actor)
+    await visible_chat(actor, chat_id)
+    now = now or utcnow()
+    async with in_transaction():
+        chat = await locked_chat(actor.account_id, chat_id)
+        if is_admin(actor):
+            reason = AssignmentReason.MANUAL
+        elif chat.assignee_id == actor.id:
+            reason = AssignmentReason.HANDOVER
+        else:
+            raise NotAllowed("only the chat's assignee, the owner or an admin may pass it on", field="chat_id")
+        if employee_id is None:
+            if reason is AssignmentReason.HANDOVER:
+                raise Invalid("hand the chat over to someone", field="employee_id")
+        else:
+            await _assignable(actor.account_id, employee_id)
+        await change_assignee(chat, employee_id, reason=reason, actor_id=actor.id, now=now)
+    return chat
+
+
+# --- status (SPEC §10.1, §10.7)
+
+async def set_status(actor: Employee, chat_id: int, status: ChatStatus | str, *,
+                     snoozed_until: datetime | None = None, now: datetime | None = None) -> Chat:
+    """The assignee, the owner or an admin moves the chat along; a snooze needs a time to come back."""
+    require_active(actor)
+    now = now or utcnow()
+    try:
+        status = ChatStatus(status)
+    except ValueError:
+        raise Invalid("status is open, pending, snoozed or resolved", field="status") from None
+    if status is ChatStatus.SNOOZED:
+        if snoozed_until is None:
+            raise Invalid("a snooze needs the time to come back", field="snoozed_until")
+        snoozed_until = aware(snoozed_until)
+        if not now < snoozed_until <= now + MAX_SNOOZE:
+            raise Invalid("snooze until a time in the coming year", field="snoozed_until")
+    elif snoozed_until is not None:
+        raise Invalid("only a snoozed chat has a time to come back", field="snoozed_until")
+    await visible_chat(actor, chat_id)
+    async with in_transaction():
+        chat = await locked_chat(actor.account_id, chat_id)
+        if not is_admin(actor) and chat.assignee_id != actor.id:
+            raise NotAllowed("only the chat's assignee, the owner or an admin may change its status", field="chat_id")
+        if (chat.status, chat.snoozed_until) == (status, snoozed_until):
+            return chat
+        chat.status, chat.snoozed_until = status, snoozed_until
+        await Chat.filter(id=chat.id).update(status=status, snoozed_until=snoozed_until)
+        await announce(chat, "status", now,
+                       snoozed_until=snoozed_until.isoformat() if snoozed_until else None)
+    return chat
+
+
+async def wake_snoozed(now: datetime | None = None) -> list[int]:
+    """Snoozed chats whose time has come are open again (lists already show them; this tells the pages)."""
+    now = now or utcnow()
+    woken = []
+    for chat_id in await Chat.filter(status=ChatStatus.SNOOZED, snoozed_until__lte=now).values_list("id", flat=True):
+        async with in_transaction():
+            chat = await Chat.filter(id=chat_id, status=ChatStatus.SNOOZED, snoozed_until__lte=now) \
+                .select_for_update().first()
+            if chat is None:
+                continue
+            chat.status, chat.snoozed_until = ChatStatus.OPEN, None
+            await Chat.filter(id=chat.id).update(status=ChatStatus.OPEN, snoozed_until=None)
+            await announce(chat, "status", now)
+            woken.append(chat.id)
+    return woken
+
+
+# --- unread (SPEC §10.6)
+
+async def mark_read(actor: Employee, chat_id: int, *, now: datetime | None = None) -> Chat:
+    """Everything in the chat up to now is read by this employee."""
+    chat = await visible_chat(actor, chat_id)
+    await _read_up_to(actor.id, chat, now or utcnow())
+    return chat
+
+
+async def _read_up_to(employee_id: int, chat: Chat, now: datetime) -> None:
+    latest = chat.last_inbound_message_id or 0
+    updated = await ChatRead.filter(employee_id=employee_id, chat_id=chat.id,
+                                    last_read_message_id__lt=latest).update(last_read_message_id=latest, read_at=now)
+    if not updated:
+        # First read, or nothing new. ON CONFLICT DO NOTHING: a row already there (or made by another tab at this
+        # very moment) stays as it is, and no error aborts the caller's transaction.
+        await ChatRead.bulk_create(
+            [ChatRead(employee_id=employee_id, chat_id=chat.id, last_read_message_id=latest, read_at=now)],
+            ignore_conflicts=True)
+
+
+# --- first response (SPEC §10.5)
+
+def _unanswered_since(cutoff: datetime) -> Q:
+    return Q(waiting_since__lte=cutoff, unanswered_alerted_at__isnull=True,
+             status__in=[ChatStatus.OPEN, ChatStatus.PENDING])
+
+
+async def sweep_unanswered(now: datetime | None = None) -> list[int]:
+    """Chats whose client has waited longer than the account's `first_response_minutes` for a staff reply:
+    one alert to the owner and admins per unanswered stretch, and with `reassign_unanswered` the chat passes to the
+    next in rotation. Each chat is re-checked under its row lock, so several processes alert once."""
+    now = now or utcnow()
+    alerted: list[int] = []
+    accounts = await Account.filter(first_response_minutes__gt=0).values(
+        "id", "first_response_minutes", "reassign_unanswered")
+    for account in accounts:
+        cutoff = now - timedelta(minutes=account["first_response_minutes"])
+        due = await Chat.filter(_unanswered_since(cutoff), account_id=account["id"]).values_list("id", flat=True)
+        for chat_id in due:
+            async with in_transaction():
+                chat = await Chat.filter(_unanswered_since(cutoff), id=chat_id).select_for_update().first()
+                if chat is None:
+                    continue
+                await _alert_unanswered(chat, now, reassign=account["reassign_unanswered"])
+                alerted.append(chat.id)
+    return alerted
+
+
+async def _alert_unanswered(chat: Chat, now: datetime, *, reassign: bool) -> None:
+    chat.unanswered_alerted_at = now
+    await Chat.filter(id=chat.id).update(unanswered_alerted_at=now)
+    waited_from = chat.waiting_since
+    was = chat.assignee_id
+    if reassign:
+        widget_id = await Client.filter(id=chat.client_id).values_list("widget_id", flat=True)
+        rotation = await Rotation.of(chat.account_id, await widget_of(chat.account_id, widget_id[0]))
+        picked = await rotation.next()
+        if picked is not None and picked != was:
+            await change_assignee(chat, picked, reason=AssignmentReason.UNANSWERED, actor_id=None, now=now)
+    admins = await Employee.filter(account_id=chat.account_id, role__in=[Role.OWNER, Role.ADMIN], active=True) \
+        .order_by("id").values_list("id", flat=True)
+    await outbox.enqueue_many([
+        outbox.row(account_id=chat.account_id, kind=outbox.CHAT_UNANSWERED,
+                   dedupe_key=f"{outbox.CHAT_UNANSWERED}:{chat.id}:{waited_from.timestamp()}:{employee_id}",
+                   employee_id=employee_id, client_id=chat.client_id, now=now,
+                   payload={"chat_id": chat.id, "waiting_since": waited_from.isoformat(), "assignee_id": was,
+                            "reassigned_to": chat.assignee_id if chat.assignee_id != was else None})
+        for employee_id in admins
+    ])
+
+
+# --- the trail (SPEC §10.8)
+
+async def history(actor: Employee, chat_id: int) -> list[AssignmentLog]:
+    chat = await visible_chat(actor, chat_id)
+    return await AssignmentLog.filter(chat_id=chat.id).order_by("id")
