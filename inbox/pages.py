@@ -18,6 +18,7 @@ from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 
 from bot.i18n import LOCALES_DIR
+from closer.keys import SETTINGS
 from inbox.auth import SESSION_COOKIE
 from inbox.body import path_id
 from inbox.present import employee_out
@@ -96,7 +97,7 @@ def page(name: str, template: str, find: Finder | None = None):
                 raise web.HTTPNotFound() from None
         language = _language(request, employee)
         me = {"employee": employee_out(employee).model_dump(mode="json"), "csrf_token": session.csrf_token,
-              "language": language}
+              "language": language, "demo": request.app[SETTINGS].demo}
         return _render(request, template, language, {
             "page": name, "object_id": object_id, "employee": employee, "admin": is_admin(employee),
             "me_json": _json(me),

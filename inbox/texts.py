@@ -152,4 +152,6 @@ UI_TEXTS: tuple[str, ...] = (
     _("First response"),
     _("Alert the owner and admins when a client waits for a reply longer than (minutes, 0 = off)"),
     _("Pass an unanswered chat to the next manager in rotation"),
+    _("Make the payment fail (demo)"),
+    _("The payment failed"),
 )

@@ -32,8 +32,10 @@ async def browser(inbox):
 
 
 @pytest.fixture
-async def inbox(database_urls, aiohttp_client):
-    return await make_api(require_backend(database_urls, "sqlite"), aiohttp_client, managers=3)
+async def inbox(request, database_urls, aiohttp_client):
+    """The app on SQLite; a test may pass settings with `@pytest.mark.parametrize("inbox", [{...}], indirect=True)`."""
+    return await make_api(require_backend(database_urls, "sqlite"), aiohttp_client, managers=3,
+                          settings=getattr(request, "param", None))
 
 
 def base_of(inbox) -> str:
@@ -388,3 +390,31 @@ async def test_the_search_box_and_the_status_filter_narrow_the_chat_list(browser
     await expect(rows.locator(".status-chip")).to_have_text("Resolved")
     assert page.url.endswith("?tab=all&status=resolved")
     assert page.errors == []
+
+
+@pytest.mark.parametrize("inbox", [{"demo": True}], indirect=True)
+async def test_in_the_demo_the_owner_makes_a_payment_fail_and_the_chat_becomes_important(browser, inbox):
+    owner = inbox.shop.owner
+    client = await new_client(inbox.shop, name="Demo Anna")
+    order = await create_order(inbox.shop.account.id, client_id=client.id, offer_id=inbox.shop.flagged_offer.id,
+                               now=at(0))
+    await dialogs.record_outbound(owner, client.id, "Welcome, Anna!", now=at(1))
+    page = await logged_in(browser, inbox, owner)
+    await open_page(page, inbox, f"/inbox/clients/{client.id}")
+    row = page.locator(f"li[data-order='{order.id}']")
+    await row.locator("button.demo-fail").click()
+    await expect(page.locator(f"li[data-order='{order.id}'].failed")).to_be_visible()
+    await expect(page.locator("li[data-order] button.demo-fail")).to_be_visible()  # a failed order may fail again
+    assert (await Order.get(id=order.id)).status == "failed"
+    await open_page(page, inbox, "/inbox/?tab=important")
+    await expect(page.locator("#important-table tbody tr", has_text="Demo Anna")).to_be_visible()
+    assert page.errors == []
+
+
+async def test_outside_the_demo_no_page_offers_to_make_a_payment_fail(browser, inbox):
+    client = await new_client(inbox.shop, name="Real Anna")
+    await create_order(inbox.shop.account.id, client_id=client.id, offer_id=inbox.shop.flagged_offer.id, now=at(0))
+    page = await logged_in(browser, inbox, inbox.shop.owner)
+    await open_page(page, inbox, f"/inbox/clients/{client.id}")
+    await expect(page.locator("li[data-order]")).to_have_count(1)
+    await expect(page.locator("button.demo-fail")).to_have_count(0)

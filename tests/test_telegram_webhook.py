@@ -88,3 +88,37 @@ async def test_a_malformed_update_is_400_and_stores_nothing(webhook_client, body
     )
     assert response.status == 400
     assert await TelegramUpdate.all().count() == 0
+
+
+async def test_a_lead_whose_routing_fails_mid_way_is_answered_5xx_and_routed_once_on_the_resend(
+        webhook_client, monkeypatch):
+    """SPEC §7, §10.2: the message, its routing and its pings commit together or not at all; Telegram resends."""
+    from tortoise.exceptions import OperationalError
+
+    from sales import conversations
+    from storage.models import AssignmentLog, Chat, Outbox
+
+    real_announce = conversations.announce
+    failures = iter([OperationalError("connection lost")])
+
+    async def announce_once_broken(*args, **kwargs):
+        fault = next(failures, None)
+        if fault is not None:
+            raise fault
+        return await real_announce(*args, **kwargs)
+
+    monkeypatch.setattr(conversations, "announce", announce_once_broken)
+    update = _text_update(31, "Hi, I want to buy")
+    first = await webhook_client.post("/webhooks/telegram/4242", json=update,
+                                      headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+    assert first.status >= 500
+    assert (await Message.filter(text="Hi, I want to buy").count(), await AssignmentLog.all().count(),
+            await Outbox.all().count(), await TelegramUpdate.all().count()) == (0, 0, 0, 0)
+    again = await webhook_client.post("/webhooks/telegram/4242", json=update,
+                                      headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+    assert again.status == 200
+    chat = await Chat.get()
+    owner = await Account.first().prefetch_related("employees")
+    assert chat.assignee_id == owner.employees[0].id  # no managers: the owner answers
+    assert await AssignmentLog.filter(chat_id=chat.id).count() == 1
+    assert await Message.filter(text="Hi, I want to buy").count() == 1

@@ -482,8 +482,20 @@ async function clientCard(container, clientId) {
     el("ul", { class: "client-orders" }, orders.items.map((o) => el("li", {
       class: o.status === "failed" ? "failed" : o.status, "data-order": o.id,
     }, `#${o.id} · ${o.offer.title} · ${o.amount} ${o.currency} · `, el("span", { class: "status" }, status[o.status]),
-    o.failure_reason ? ` · ${o.failure_reason}` : ""))),
+    o.failure_reason ? ` · ${o.failure_reason}` : "", demoFailure(o, () => clientCard(container, clientId))))),
   );
+}
+
+// `closer demo` only: owner and admins make an unpaid order's payment fail, as a provider would report it, to see
+// the Important tab and the alerts fill.
+function demoFailure(order, redraw) {
+  if (!ME.demo || !ADMIN || !["new", "awaiting_payment", "failed"].includes(order.status)) return "";
+  return el("button", { type: "button", class: "demo-fail", onclick: async () => {
+    await api("POST", `/demo/orders/${order.id}/fail-payment`, { reason: "card_declined" });
+    flash(t("The payment failed"));
+    refreshBadge();
+    redraw();
+  } }, t("Make the payment fail (demo)"));
 }
 
 async function clientPage() {
