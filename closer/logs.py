@@ -33,3 +33,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # APScheduler logs two INFO lines per job run (every 30 s here): noise; its warnings and errors still show.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))

@@ -248,8 +248,14 @@ async def test_the_assignee_hands_his_chat_over(db):
 async def test_a_manager_cannot_pass_on_someone_elses_chat(db):
     shop = await make_shop(managers=3)
     _, chat = await _lead(shop)
-    with pytest.raises(NotAllowed):
+    # Another manager's chat is not his to see at all (the same answer as a chat of another account).
+    with pytest.raises(NotFound):
         await conversations.assign_chat(shop.managers[1], chat.id, shop.managers[2].id, now=at(2))
+    await conversations.assign_chat(shop.admin, chat.id, None, now=at(3))
+    # An unassigned one he sees, and may take; passing it on is for its assignee or an admin.
+    with pytest.raises(NotAllowed):
+        await conversations.assign_chat(shop.managers[1], chat.id, shop.managers[2].id, now=at(4))
+    assert (await reload(chat)).assignee_id is None
 
 
 async def test_assigning_to_another_accounts_employee_is_not_found_and_changes_nothing(db):
@@ -322,6 +328,11 @@ async def test_a_snooze_needs_a_future_time(db):
 async def test_only_the_assignee_or_an_admin_changes_the_status(db):
     shop = await make_shop(managers=2)
     _, chat = await _lead(shop)
+    with pytest.raises(NotFound):
+        await conversations.set_status(shop.managers[1], chat.id, "resolved", now=at(2))
+    # Seeing the chat (it is his client's) is not enough: the assignee decides where it stands.
+    client = await Client.get(chat__id=chat.id)
+    await set_personal_manager(shop.owner, client.id, shop.managers[1].id)
     with pytest.raises(NotAllowed):
         await conversations.set_status(shop.managers[1], chat.id, "resolved", now=at(2))
     await conversations.set_status(shop.admin, chat.id, "pending", now=at(2))
