@@ -111,17 +111,6 @@ async def test_a_new_customers_first_message_reaches_the_chosen_manager_and_ever
     chosen = stack.manager_ids[0]  # the first manager in the widget's rotation
     await Employee.filter(id__in=[owner.id, admin.id, chosen]).update(password_hash=accounts.hash_password(PASSWORD))
     manager = await Employee.get(id=chosen)
-    import gc
-    pauses = []
-    began = {}
-
-    def on_gc(phase, info):
-        if phase == "start":
-            began["t"] = time.time()
-        else:
-            pauses.append((began["t"], time.time(), info["generation"], info["collected"]))
-
-    gc.callbacks.append(on_gc)
 
     # Inside the test, so the browser (and the pages' live sockets) close before aiohttp_server stops the app.
     async with async_playwright() as playwright:
@@ -145,7 +134,6 @@ async def test_a_new_customers_first_message_reaches_the_chosen_manager_and_ever
                 (m for m in stack.chat(STAFF[0]) if "New conversation for you: Anna" in (m.get("text") or "")), None)))
             # Counted from just before the emulator takes the message (it has accepted it when say() returns, a
             # fraction of a millisecond later: it only queues the update for the webhook).
-            gc.set_debug(gc.DEBUG_SAVEALL)
             sent = time.time()
             await stack.say(CUSTOMER, TEXT)
             shown = await (await mine.wait_for_function("() => window.leadSeenAt", polling=10, timeout=10_000)
@@ -157,31 +145,6 @@ async def test_a_new_customers_first_message_reaches_the_chosen_manager_and_ever
             print(f"\nlead → Mine in {shown - sent:.3f} s (message stored {stored - sent:.3f} s, live event on the "
                   f"page {event - sent:.3f} s, list request sent {request - sent:.3f} s and took {took:.3f} s); "
                   f"Telegram ping {pinged - sent:.3f} s")
-            for page in pages:
-                detail = await page.evaluate("""(since) => performance.getEntriesByType("resource")
-                  .filter((e) => e.name.includes("/api/v1/") && performance.timeOrigin + e.startTime >= since)
-                  .map((e) => [e.name.split("/api/v1")[1], ...[e.startTime, e.connectStart, e.requestStart, e.responseStart,
-                    e.responseEnd].map((x) => Math.round(performance.timeOrigin + x - since))])""", sent * 1000)
-                print("  ", detail)
-            print("   GC", [(round(a - sent, 3), round(b - a, 3), g, c) for a, b, g, c in pauses
-                         if b - sent > -0.5 and b - a > 0.01], "objects", len(gc.get_objects()))
-            from collections import Counter
-            gc.set_debug(0)
-            hist = Counter(type(o).__module__ + "." + type(o).__qualname__ for o in gc.garbage)
-            print("   GARBAGE", len(gc.garbage), hist.most_common(25))
-            mods = Counter()
-            for o in gc.garbage:
-                if type(o).__name__ == "function":
-                    mods[getattr(o, "__module__", "?")] += 1
-                elif type(o).__name__ == "cell" or type(o).__name__ == "tuple":
-                    pass
-            print("   FUNC MODULES", mods.most_common(10))
-            for o in gc.garbage:
-                if type(o).__name__ == "ModelMetaclass":
-                    print("   MODEL", o.__module__, o.__qualname__, list(o.model_fields)[:8])
-                if type(o).__name__ == "frame":
-                    print("   FRAME", o.f_code.co_filename, o.f_code.co_name, o.f_lineno)
-            gc.garbage.clear()
             assert shown - sent < LATENCY_BOUND, f"the lead reached Mine {shown - sent:.3f} s after he wrote"
             assert pinged - sent < LATENCY_BOUND, f"the Telegram ping came {pinged - sent:.3f} s after he wrote"
 
