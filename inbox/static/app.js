@@ -118,7 +118,7 @@ async function refreshCounts() {
     span.hidden = !count;
   }
 }
-const refreshCountsSoon = debounce(refreshCounts, 300);
+const refreshCountsSoon = debounce(refreshCounts, 150);
 const CHAT_TOPICS = new Set(["message", "chat", "assignment"]);
 
 function toast(text, href, linkText) {
@@ -222,7 +222,7 @@ async function tabsPage() {
   search.addEventListener("input", debounce(filter, 300));
   status.addEventListener("change", filter);
   // Someone wrote, took, handed over or resolved: the list follows without a reload (one reload per burst).
-  const reloadSoon = debounce(() => load(true), 300);
+  const reloadSoon = debounce(() => load(true), 150);
   onLive((event) => { if (CHAT_TOPICS.has(event.topic)) reloadSoon(); });
   return load(true);
 }
