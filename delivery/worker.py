@@ -21,10 +21,12 @@ from tortoise.expressions import F
 
 from bot.sender import Unreachable
 from sales.clock import utcnow
-from storage.db import dialect
+from storage.db import STORAGE_DOWN, dialect
 from storage.models import Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
+# The longest pause between rounds while the database or Redis is away.
+MAX_BACKOFF_SECONDS = 5.0
 
 
 class Channel(Protocol):
@@ -140,12 +142,24 @@ class DeliveryWorker:
         return len(rows)
 
     async def run_forever(self) -> None:
+        failing = 0  # rounds failed in a row
         while True:
             try:
                 done = await self.run_once()
+            except STORAGE_DOWN as exc:
+                # Said once when the outage starts and once when it ends, not every round; rounds back off meanwhile.
+                if failing == 0:
+                    log.warning("delivery paused: storage unavailable", extra={"error": repr(exc)})
+                failing += 1
+                await asyncio.sleep(min(self._idle_sleep * 2 ** failing, MAX_BACKOFF_SECONDS))
+                continue
             except Exception:
                 log.exception("delivery round failed; retrying")
                 done = 0
+            else:
+                if failing:
+                    log.info("delivery resumed", extra={"failed_rounds": failing})
+                    failing = 0
             if done == 0:
                 self._wake.clear()
                 try:

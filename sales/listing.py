@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from tortoise import connections
+from tortoise.fields import BigIntField
 from tortoise.expressions import F, Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
@@ -64,6 +65,10 @@ def _decode(cursor: str) -> tuple[datetime | None, int]:
         return (datetime.fromisoformat(moment) if moment else None), int(row_id)
     except (ValueError, UnicodeDecodeError):
         raise Invalid("not a cursor this server gave out", field="cursor") from None
+
+
+def _max_id(model) -> int:
+    return 2**63 - 1 if isinstance(model._meta.pk, BigIntField) else 2**31 - 1
 
 
 def page_limit(limit: int | None) -> int:
@@ -190,6 +195,9 @@ async def _page(query: QuerySet, key: str, cursor: str | None, limit: int) -> Pa
     """Keyset pagination on (key desc, id desc); rows with no key (never written) come last."""
     if cursor:
         moment, last_id = _decode(cursor)
+        # An id no row can have is bad input, not an outage (PostgreSQL would refuse the parameter).
+        if not 0 <= last_id <= _max_id(query.model):
+            raise Invalid("not a cursor this server gave out", field="cursor")
         if moment is None:
             query = query.filter(**{f"{key}__isnull": True, "id__lt": last_id})
         else:

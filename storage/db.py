@@ -18,7 +18,17 @@ from tortoise.migrations.autodetector import MigrationAutodetector
 # What "the database (or Redis) is not there" looks like from inside a request: answer 503 and let the sender retry.
 # OperationalError is included because Tortoise wraps a dropped server connection in it; bad input never reaches
 # the database as such (it is refused at the edge), so it does not hide behind a 503.
-STORAGE_DOWN: tuple[type[BaseException], ...] = (DBConnectionError, OperationalError, OSError, RedisConnectionError)
+# asyncpg's own errors of a server starting, stopping or full come raw from a pool opening a connection.
+# OSError includes TimeoutError: a statement or a connection that outlived its timeout (a frozen server).
+STORAGE_DOWN: tuple[type[BaseException], ...] = (
+    DBConnectionError, OperationalError, OSError, RedisConnectionError,
+    asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+# A frozen or unreachable PostgreSQL must answer 503 within seconds, not hang requests for as long as it stays so.
+CONNECT_TIMEOUT_SECONDS = 5
+STATEMENT_TIMEOUT_SECONDS = 5
 
 MODELS_MODULE = "storage.models"
 MIGRATIONS_MODULE = "storage.migrations"
@@ -38,17 +48,22 @@ class _LeanResetConnection(asyncpg.Connection):
         return ""
 
 
-def _connection(database_url: str) -> str | dict[str, Any]:
+def _connection(database_url: str, bounded: bool) -> str | dict[str, Any]:
     if not database_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
         return database_url
     config = expand_db_url(database_url)
     config["credentials"]["connection_class"] = _LeanResetConnection
+    if bounded:
+        # Client-side: a frozen server (SIGSTOP) never answers, so only the client can give up.
+        config["credentials"]["timeout"] = CONNECT_TIMEOUT_SECONDS
+        config["credentials"]["command_timeout"] = STATEMENT_TIMEOUT_SECONDS
     return config
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+def tortoise_config(database_url: str, *, bounded: bool = True) -> dict[str, Any]:
+    """`bounded`: every statement and connection attempt has a timeout (serving); migrations may take longer."""
     return {
-        "connections": {"default": _connection(database_url)},
+        "connections": {"default": _connection(database_url, bounded)},
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],
@@ -93,7 +108,7 @@ async def close_database(ctx: TortoiseContext) -> None:
 async def migrate(database_url: str) -> None:
     """Bring the schema to the latest migration (`closer migrate`)."""
     async with TortoiseContext():
-        await _migrate_api(config=tortoise_config(database_url))
+        await _migrate_api(config=tortoise_config(database_url, bounded=False))
         await Tortoise.close_connections()
 
 

@@ -193,3 +193,15 @@ async def test_a_staff_reply_is_the_last_message_direction(api):
     await api.post(f"/api/v1/chats/{chat.id}/messages", {"text": "Yes, we do."})
     items = (await api.get("/api/v1/chats", tab="mine"))[1]["items"]
     assert [(c["last_message"], c["last_message_direction"]) for c in items] == [("Yes, we do.", "out")]
+
+
+async def test_a_cursor_naming_an_impossible_id_is_422_not_unavailable(pg_api):
+    """Bad input that would reach PostgreSQL out of range is the caller's mistake (SPEC §7), not an outage."""
+    import base64
+
+    cursor = base64.urlsafe_b64encode(f"2026-03-02T09:00:00+00:00|{2**31}".encode()).decode().rstrip("=")
+    await pg_api.as_(pg_api.shop.owner)
+    status, body = await pg_api.get("/api/v1/chats", tab="all", cursor=cursor)
+    assert status == 422 and body["error"]["field"] == "cursor"
+    fine = base64.urlsafe_b64encode(f"2026-03-02T09:00:00+00:00|{2**31 - 1}".encode()).decode().rstrip("=")
+    assert (await pg_api.get("/api/v1/chats", tab="all", cursor=fine))[0] == 200

@@ -164,3 +164,33 @@ async def test_a_row_claimed_by_a_worker_that_died_is_sent_after_its_lease(db):
     clock.now = at(1) + timedelta(seconds=61)
     assert await worker.run_once() == 1
     assert survivor.sent == [row.id]
+
+
+async def test_while_storage_is_down_the_worker_says_so_once_backs_off_and_says_when_it_resumes(caplog):
+    """Issue 11: not a traceback every 0.2 s for as long as the database is away."""
+    import logging
+
+    from tortoise.exceptions import OperationalError
+
+    worker = DeliveryWorker([], idle_sleep=0.01)
+    rounds = []
+
+    async def run_once():
+        rounds.append(asyncio.get_running_loop().time())
+        if len(rounds) <= 5:
+            raise OperationalError("connection refused")
+        if len(rounds) == 7:
+            raise asyncio.CancelledError
+        return 0
+
+    worker.run_once = run_once
+    with caplog.at_level(logging.INFO, logger="delivery.worker"):
+        try:
+            await worker.run_forever()
+        except asyncio.CancelledError:
+            pass
+    messages = [r.getMessage() for r in caplog.records if r.name == "delivery.worker"]
+    assert messages == ["delivery paused: storage unavailable", "delivery resumed"]
+    assert not any(r.exc_info for r in caplog.records if r.name == "delivery.worker")
+    pauses = [b - a for a, b in zip(rounds[:5], rounds[1:6], strict=True)]
+    assert all(later > earlier for earlier, later in zip(pauses, pauses[1:], strict=False))  # each pause longer than the last

@@ -131,3 +131,45 @@ async def test_postgres_going_away_under_a_stream_of_webhooks_loses_and_doubles_
         assert sorted(stored) == sorted(f"outage-{n}" for n in range(total))  # lost: 0, doubled: 0
         assert (await Order.get(id=order.id)).status == "failed"
         await close_database(ctx)
+
+
+def _postgres_processes(pg: PrivatePostgres) -> list[int]:
+    """The postmaster of the private server and its children (backends, checkpointer, ...)."""
+    postmaster = int((pg.directory / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+    return [postmaster, *map(int, children)]
+
+
+async def test_a_frozen_database_is_answered_503_within_seconds_and_served_again_when_it_thaws():
+    """SPEC §7: every statement has a timeout; a hung PostgreSQL (SIGSTOP) answers 503, never hangs the request."""
+    import signal
+
+    with private_postgres() as pg:
+        await migrate(pg.url)
+        ctx = await open_database(pg.url)
+        shop = await make_shop(managers=1)
+        token = await issue_api_token(shop.owner, "frozen")
+        await close_database(ctx)
+        port = free_port()
+        app = await serve(pg.url, port)
+        base = f"http://127.0.0.1:{port}"
+        frozen = _postgres_processes(pg)
+        try:
+            async with aiohttp.ClientSession() as http:
+                assert await _probe(http, base, token) == (200, 200)
+                for pid in frozen:
+                    os.kill(pid, signal.SIGSTOP)
+                started = time.monotonic()
+                try:
+                    during = await _probe(http, base, token)
+                    waited = time.monotonic() - started
+                finally:
+                    for pid in frozen:
+                        os.kill(pid, signal.SIGCONT)
+                after = await _probe(http, base, token)
+        finally:
+            stop(app)
+        print(f"\nfrozen database: two requests answered {during} in {waited:.1f} s")
+        assert during == (503, 503), log_of(app)[-3000:]
+        assert waited < 20  # two requests, each bounded by the statement timeout (5 s), not by the freeze
+        assert after == (200, 200)
