@@ -122,10 +122,11 @@ class DeliveryWorker:
             return
         await self._finish(row, OutboxStatus.SENT if sent else OutboxStatus.SKIPPED)
 
-    async def _run_in_order(self, rows: list[Outbox]) -> None:
+    async def _run_in_order(self, rows: list[Outbox], held: set[int]) -> None:
         for row in rows:
             async with self._in_flight:
                 await self._handle(row)
+            held.discard(row.id)
 
     async def run_once(self) -> int:
         rows = await self._claim()
@@ -138,8 +139,27 @@ class DeliveryWorker:
         for row in rows:
             key = ("employee", row.employee_id) if row.employee_id is not None else ("client", row.client_id)
             by_recipient[key].append(row)
-        await asyncio.gather(*(self._run_in_order(group) for group in by_recipient.values()))
+        held = {row.id for row in rows}  # claimed and not yet handled
+        renewing = asyncio.create_task(self._renew(held)) if rows else None
+        try:
+            await asyncio.gather(*(self._run_in_order(group, held) for group in by_recipient.values()))
+        finally:
+            if renewing is not None:
+                renewing.cancel()
         return len(rows)
+
+    async def _renew(self, held: set[int]) -> None:
+        """Holds the lease of a batch while it is being sent: a live worker extends it every third of the lease, so
+        the lease can be short (a crashed worker's rows go out again soon) however long the batch takes."""
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            if not held:
+                continue
+            try:
+                await Outbox.filter(id__in=list(held), status=OutboxStatus.PENDING).update(
+                    available_at=self._clock() + self._lease)
+            except Exception as exc:  # storage away: the batch may be sent twice after the lease, never lost
+                log.warning("could not renew a delivery lease", extra={"error": repr(exc)})
 
     async def run_forever(self) -> None:
         failing = 0  # rounds failed in a row

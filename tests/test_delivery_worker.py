@@ -194,3 +194,35 @@ async def test_while_storage_is_down_the_worker_says_so_once_backs_off_and_says_
     assert not any(r.exc_info for r in caplog.records if r.name == "delivery.worker")
     pauses = [b - a for a, b in zip(rounds[:5], rounds[1:6], strict=True)]
     assert all(later > earlier for earlier, later in zip(pauses, pauses[1:], strict=False))  # each pause longer than the last
+
+
+async def test_a_live_worker_keeps_its_lease_while_a_send_outlasts_it(db):
+    """Issue 11, item 10: short leases (a crashed worker's rows go out again soon), renewed while sending."""
+    shop = await make_shop(managers=1)
+    [row] = await _rows(shop, 1, minute=-1)
+    lease = timedelta(seconds=0.3)
+    slow = Recorder(pause=1.2)  # four leases long
+    other = Recorder()
+    first = asyncio.create_task(DeliveryWorker([slow], lease=lease).run_once())
+    await asyncio.sleep(0.1)
+    for _ in range(5):  # another worker keeps looking while the first is still sending
+        assert await DeliveryWorker([other], lease=lease).run_once() == 0
+        await asyncio.sleep(0.2)
+    assert await first == 1
+    assert (slow.sent, other.sent) == ([row.id], [])
+    assert (await Outbox.get(id=row.id)).status == OutboxStatus.SENT
+
+
+async def test_without_renewal_a_send_that_outlasts_the_lease_is_claimed_again(db):
+    """The check above can fail: a worker that dies mid-send (no renewal) leaves its row to the next after the lease."""
+    shop = await make_shop(managers=1)
+    [row] = await _rows(shop, 1, minute=-1)
+    lease = timedelta(seconds=0.3)
+    dead = DeliveryWorker([Recorder(pause=30)], lease=lease)
+    dying = asyncio.create_task(dead.run_once())
+    await asyncio.sleep(0.1)
+    dying.cancel()  # killed mid-send: its renewal stops with it
+    await asyncio.sleep(0.4)
+    survivor = Recorder()
+    assert await DeliveryWorker([survivor], lease=lease).run_once() == 1
+    assert survivor.sent == [row.id]
