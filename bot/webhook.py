@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from closer.keys import BOTS, DISPATCHER
+from inbox.body import BadJson, load_json
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,10 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         return _error(401, "unauthorized", "wrong or missing secret token")
     try:
-        update = Update.model_validate(await request.json(), context={"bot": bot})
-    except (ValueError, ValidationError):
+        update = Update.model_validate(load_json(await request.read()), context={"bot": bot})
+    except BadJson as error:
+        return _error(400, "invalid", f"the body is {error}")
+    except ValidationError:
         return _error(400, "invalid", "not a Telegram update")
     try:
         await request.app[DISPATCHER].feed_update(bot, update)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
@@ -54,8 +54,10 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     guard: TickGuard = RedisTickGuard(app[REDIS]) if REDIS in app else DatabaseTickGuard()
-    scheduler = build_scheduler(guard, app[CLOCK], app[SETTINGS].detach_sweep_seconds,
-                                app[SETTINGS].conversation_sweep_seconds)
+    settings = app[SETTINGS]
+    scheduler = build_scheduler(guard, app[CLOCK], settings.detach_sweep_seconds, settings.conversation_sweep_seconds,
+                                housekeeping_interval_seconds=settings.housekeeping_seconds,
+                                retention=timedelta(days=settings.retention_days))
     scheduler.start()
     yield
     scheduler.shutdown(wait=False)

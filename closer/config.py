@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Annotated
+
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -33,19 +36,42 @@ class Settings(BaseSettings):
     # false: this process serves HTTP only and leaves the outbox to the others (e.g. a web-only replica).
     delivery_worker: bool = True
     # How long a delivery worker holds a claimed outbox row; a crashed worker's rows are sent again after it.
-    delivery_lease_seconds: int = Field(default=60, ge=1, le=3600)
+    delivery_lease_seconds: int = Field(default=15, ge=1, le=3600)
     # How often the auto-detach sweep runs, in seconds (SPEC §1.3).
     detach_sweep_seconds: int = Field(default=60, ge=1)
     # How often unanswered clients (SPEC §10.5) and snoozed chats are looked at, in seconds.
     conversation_sweep_seconds: int = Field(default=30, ge=1)
+    # Housekeeping (SPEC §7): sent outbox rows, job runs, used invites… are purged after this many days (Telegram
+    # update claims after at least 48 h, expired sessions at once); the job runs this often, in seconds.
+    retention_days: int = Field(default=7, ge=1)
+    housekeeping_seconds: int = Field(default=3600, ge=1)
     log_level: str = "INFO"
     # Set by `closer demo` only: owner and admins may make an order's payment fail from the inbox.
     demo: bool = False
+    # Log-in throttle (SPEC §7): wrong passwords counted over a sliding window, in Redis or else the database. An
+    # address with this many failures (for any e-mails) is refused; an e-mail with this many (from any addresses)
+    # refuses further wrong guesses, while a correct password from an address with no failures still logs in.
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_failures_per_email: int = Field(default=5, ge=1)
+    # Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed: behind them a caller's
+    # address is the right-most X-Forwarded-For entry that is not one of them. Empty: the peer address, always.
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
 
     @field_validator("redis_url", "webhook_base_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        try:
+            return tuple(ip_network(str(part), strict=False) for part in value)  # type: ignore[union-attr]
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"TRUSTED_PROXIES is a comma-separated list of IP addresses or networks: {error}") from None
 
     @field_validator("public_url")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TypeVar
 
 from aiohttp import web
@@ -11,14 +12,55 @@ from sales.errors import Invalid
 
 M = TypeVar("M", bound=BaseModel)
 
+# Far beyond any shape the API, Telegram or a payment provider sends (they nest a dozen levels at most), and far below
+# what recursive code (the JSON parser, check_storable, pydantic, aiogram) survives: deeper is refused as bad input.
+MAX_JSON_DEPTH = 64
+
+
+class BadJson(ValueError):
+    """A body that is no JSON a handler may take; str() completes "the body is …"."""
+
+
+def load_json(raw: str | bytes) -> object:
+    """json.loads for what callers send: every transport reading JSON (the API, the payment and Telegram webhooks)
+    parses through here, so a body nested a thousand levels deep is bad input (4xx), never a RecursionError (500)."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise BadJson(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError:
+        raise BadJson("not valid JSON") from None
+    # Fewer opening brackets than the limit (strings included) cannot nest deeper: the walk is for the rare rest.
+    opening = raw.count("[") + raw.count("{") if isinstance(raw, str) else raw.count(b"[") + raw.count(b"{")
+    if opening > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
+        raise BadJson(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    # Iterative on purpose: the point is not to recurse as deep as the input.
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
 
 async def parse(request: web.Request, model: type[M]) -> M:
     if request.content_type != "application/json":
         raise Invalid("send a JSON body (Content-Type: application/json)", field="body")
     try:
-        raw = await request.json()
-    except ValueError:
+        raw = load_json(await request.text())
+    except BadJson as error:
+        raise Invalid(f"the body is {error}", field="body") from None
+    except ValueError:  # not text in its charset
         raise Invalid("the body is not valid JSON", field="body") from None
+    except LookupError:  # a charset Python does not know
+        raise Invalid("unknown charset", field="Content-Type") from None
     check_storable(raw)
     try:
         return model.model_validate(raw)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from closer.keys import REDIS, SETTINGS
+from closer.keys import CLOCK, REDIS, SETTINGS
 from inbox.api import catalog, chats, clients, important, operations, orders, reports, session, staff
 from inbox.api.chats import TabQuery
 from inbox.api.clients import ClientQuery
@@ -64,6 +64,7 @@ from inbox.schemas import (
     page_of,
 )
 from inbox.throttle import LOGIN_THROTTLE, LoginThrottle
+from sales.accounts import prepare_password_checks
 
 OPENAPI = web.AppKey("openapi", dict)
 
@@ -164,7 +165,12 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def _throttle(app: web.Application) -> AsyncIterator[None]:
-    app[LOGIN_THROTTLE] = LoginThrottle(app.get(REDIS))
+    settings = app[SETTINGS]
+    app[LOGIN_THROTTLE] = LoginThrottle(
+        app.get(REDIS), per_address=settings.login_failures_per_address, per_email=settings.login_failures_per_email,
+        window_seconds=settings.login_window_seconds, clock=app[CLOCK],
+    )
+    await prepare_password_checks()
     yield
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
+from inbox.schemas import Instant
 from sales.errors import Invalid
 from sales.payments import PaymentNotice
 from storage.models import PaymentResult
@@ -21,7 +22,7 @@ class GenericEvent(BaseModel):
     status: Literal["paid", "failed", "refunded"]
     amount: Annotated[float, Field(ge=0, lt=10**10, allow_inf_nan=False)] | None = None
     currency: Annotated[StrictStr, Field(pattern=r"^[A-Za-z]{3}$")] | None = None
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     reason: Annotated[StrictStr, Field(max_length=200)] | None = None
 
     @field_validator("order_id", mode="before")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from inbox.body import BadJson, load_json
 from sales.errors import Invalid
 from sales.payments import PaymentNotice
 from storage.models import PaymentResult
@@ -24,7 +24,9 @@ _RESULTS = {
 
 def decode_data(data: str) -> dict:
     try:
-        decoded = json.loads(base64.b64decode(data, validate=True))
+        decoded = load_json(base64.b64decode(data, validate=True))
+    except BadJson as error:
+        raise Invalid(f"data is {error}", field="data") from None
     except (binascii.Error, ValueError):
         raise Invalid("data is not base64-encoded JSON", field="data") from None
     if not isinstance(decoded, dict):

@@ -5,7 +5,6 @@ A 2xx goes out only after the effect is committed (SPEC §7); an outage answers 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from urllib.parse import parse_qsl
@@ -14,7 +13,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from closer.keys import SETTINGS
-from inbox.body import check_storable
+from inbox.body import BadJson, check_storable, load_json
 from inbox.errors import json_error
 from providers.generic import notice_from_generic
 from providers.liqpay import decode_data, notice_from_liqpay
@@ -48,9 +47,9 @@ async def _body(request: web.Request, content_type: str) -> bytes:
 
 def _json(body: bytes) -> object:
     try:
-        value = json.loads(body)
-    except ValueError:
-        raise Refused(400, "invalid", "the body is not valid JSON", "body") from None
+        value = load_json(body)
+    except BadJson as error:
+        raise Refused(400, "invalid", f"the body is {error}", "body") from None
     try:
         check_storable(value)
     except Invalid as error:

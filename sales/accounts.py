@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
-from collections.abc import Iterable
+import secrets
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -17,9 +23,20 @@ from sales.errors import Conflict, Invalid, NotAllowed
 from storage.models import Account, Employee, Offer, Role, RotationState, Widget, WidgetExclusion
 
 _hasher = PasswordHasher()
+_T = TypeVar("_T")
 _WIDGET_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what a t.me deep link's start parameter allows
 MIN_PASSWORD = 8
 DEFAULT_WIDGET_CODE = "default"
+
+
+# argon2 takes ~0.1-0.3 s of CPU and 64 MiB per hash or check: it runs on these threads, never on the event loop
+# (argon2-cffi releases the GIL), and at most this many at once, so a burst of log-ins queues instead of taking all
+# the memory or the default executor that other work shares.
+_ARGON2_THREADS = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1), thread_name_prefix="argon2")
+
+
+async def off_the_loop(work: Callable[..., _T], *args: object) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_ARGON2_THREADS, work, *args)
 
 
 def hash_password(password: str) -> str:
@@ -28,13 +45,50 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def rehash_password(password: str) -> str:
+    """A hash with today's parameters of a password that already works (no length rule: it was set under older ones)."""
+    return _hasher.hash(password)
+
+
+async def hashed_password(password: str) -> str:
+    """hash_password, off the event loop."""
+    return await off_the_loop(hash_password, password)
+
+
+@cache
+def _dummy_hash() -> str:
+    # Made once with the current parameters, of a password nobody knows: checking it costs what a real check costs.
+    return _hasher.hash(secrets.token_urlsafe(24))
+
+
+async def prepare_password_checks() -> None:
+    """Make the dummy hash now, at start-up, rather than during the first log-in with an unknown e-mail."""
+    await off_the_loop(_dummy_hash)
+
+
 def password_matches(password_hash: str | None, password: str) -> bool:
-    if not password_hash:
-        return False
+    """Whether the password is the one hashed. Without a usable hash the same work is done against a dummy one, so
+    the time taken tells nobody whether an e-mail exists or has a password (SPEC §7)."""
     try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
+        if password_hash:
+            return _hasher.verify(password_hash, password)
+    except VerificationError:
         return False
+    except InvalidHashError:
+        pass
+    try:
+        _hasher.verify(_dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        pass
+    return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """The hash was made with other argon2 parameters (or another scheme) than the current ones."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
 
 
 def _name(value: str, field: str) -> str:
@@ -64,13 +118,15 @@ async def installation_account() -> Account | None:
 
 async def create_account(name: str, owner_email: str, owner_password: str, owner_name: str = "Owner") -> Account:
     """A new tenant with its owner (there is always exactly one) and a default widget."""
+    name, owner_email, owner_name = _name(name, "name"), normalize_email(owner_email), _name(owner_name, "owner_name")
+    password_hash = await hashed_password(owner_password)
     async with in_transaction():
-        account = await Account.create(name=_name(name, "name"))
+        account = await Account.create(name=name)
         await Employee.create(
             account_id=account.id,
-            email=normalize_email(owner_email),
-            name=_name(owner_name, "owner_name"),
-            password_hash=hash_password(owner_password),
+            email=owner_email,
+            name=owner_name,
+            password_hash=password_hash,
             role=Role.OWNER,
         )
         await _new_widget(account.id, DEFAULT_WIDGET_CODE, "Default", is_default=True)
@@ -96,14 +152,16 @@ async def add_employee(
         raise NotAllowed("an account has exactly one owner", field="role")
     if capacity is not None and capacity < 0:
         raise Invalid("capacity cannot be negative", field="capacity")
+    email, name = normalize_email(email), _name(name, "name")
+    password_hash = await hashed_password(password) if password else None
     try:
         async with in_transaction():
             return await Employee.create(
                 account_id=actor.account_id,
-                email=normalize_email(email),
-                name=_name(name, "name"),
+                email=email,
+                name=name,
                 role=role,
-                password_hash=hash_password(password) if password else None,
+                password_hash=password_hash,
                 commission_rate=_rate(commission_rate, "commission_rate") or Decimal(0),
                 capacity=capacity,
             )

@@ -663,6 +663,24 @@ class WebSession(Model):
         table = "web_session"
 
 
+class LoginFailure(Model):
+    # A wrong password (SPEC §7): what the login throttle counts when Redis is absent or down. Only failures inside the
+    # throttle's window matter; older rows are deleted as new ones come. `email_key` is a digest of the trimmed,
+    # lower-cased e-mail as typed, so unknown e-mails are counted alike and none is stored in the clear.
+    id = fields.BigIntField(primary_key=True)
+    address = fields.CharField(max_length=64)
+    email_key = fields.CharField(max_length=64)
+    failed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "login_failure"
+        indexes = (
+            Index(fields=("address", "failed_at"), name="login_failure_address_idx"),
+            Index(fields=("email_key", "failed_at"), name="login_failure_email_idx"),
+            Index(fields=("failed_at",), name="login_failure_age_idx"),
+        )
+
+
 class ApiToken(Model):
     # A bearer token for integrations, made by an owner or admin; it acts with its maker's rights.
     id = fields.IntField(primary_key=True)

@@ -19,6 +19,7 @@ from storage.models import (
     Employee,
     ImportantItem,
     JobRun,
+    LoginFailure,
     Message,
     Offer,
     Order,
@@ -36,6 +37,7 @@ from storage.models import (
 
 # Children before parents, so plain deletes never trip a foreign key.
 _ALL = (
+    LoginFailure,
     WebSession,
     ApiToken,
     StaffRelay,

@@ -24,7 +24,10 @@ async def serve(database_url: str, port: int, **env: str) -> subprocess.Popen:
     environment = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "WEBHOOK_BASE_URL", "REDIS_URL")}
     environment |= {
         "DATABASE_URL": database_url, "HTTP_PORT": str(port), "HTTP_HOST": "127.0.0.1",
-        "TELEGRAM_API_URL": "http://127.0.0.1:1", **env,
+        "TELEGRAM_API_URL": "http://127.0.0.1:1",
+        # Tests seed rows on a fixed day years back: housekeeping firing at the top of an hour mid-test would purge
+        # what they count. A tick this long never comes in a test's lifetime.
+        "HOUSEKEEPING_SECONDS": "1000000000", **env,
     }
     # The log goes to a file: a pipe nobody reads fills up and stalls the server mid-test.
     log = tempfile.TemporaryFile()

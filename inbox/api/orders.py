@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from closer.keys import CLOCK
 from inbox.auth import employee_of
@@ -22,6 +22,7 @@ from inbox.schemas import (
     CallListOut,
     CallOut,
     Id,
+    Instant,
     OrderIn,
 )
 from sales import assignment, audit, listing, orders, payments
@@ -38,8 +39,8 @@ class OrderQuery(BaseModel):
     personal_manager_id: Id | None = None
     widget_id: Id | None = None
     offer_id: Id | None = None
-    created_from: AwareDatetime | None = None
-    created_to: AwareDatetime | None = None
+    created_from: Instant | None = None
+    created_to: Instant | None = None
     unassigned: bool = False
     cursor: Annotated[str, Field(max_length=200)] | None = None
     limit: Annotated[int, Field(ge=1, le=listing.MAX_PAGE)] | None = None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from inbox.auth import employee_of
 from inbox.respond import query, send
-from inbox.schemas import CommissionLineOut, CommissionReport, EmployeeRef
+from inbox.schemas import CommissionLineOut, CommissionReport, EmployeeRef, Instant
 from sales import commission
 from sales.errors import Invalid
 from storage.models import Employee
@@ -15,8 +15,8 @@ from storage.models import Employee
 
 class Period(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    from_: AwareDatetime = Field(alias="from")
-    to: AwareDatetime
+    from_: Instant = Field(alias="from")
+    to: Instant
 
 
 async def commissions(request: web.Request) -> web.Response:

@@ -10,21 +10,23 @@ from inbox.body import parse
 from inbox.present import employee_out
 from inbox.respond import send
 from inbox.schemas import LogIn, NewSession, NewToken, TokenIn
-from inbox.throttle import LOGIN_THROTTLE
+from inbox.throttle import LOGIN_THROTTLE, request_address
 from sales import sessions
 
 
 async def log_in(request: web.Request) -> web.Response:
     body = await parse(request, LogIn)
     throttle = request.app[LOGIN_THROTTLE]
-    key = f"{request.remote}:{body.email.strip().lower()}"
-    await throttle.check(key)
+    address = request_address(request, request.app[SETTINGS].trusted_proxies)
+    admission = await throttle.admit(address, body.email)
     try:
         new = await sessions.log_in(body.email, body.password)
     except sessions.WrongCredentials:
-        await throttle.failed(key)
+        refusal = await throttle.failed(address, body.email, admission)
+        if refusal is not None:
+            raise refusal from None
         raise
-    await throttle.succeeded(key)
+    await throttle.succeeded(address, body.email)
     response = send(NewSession(employee=employee_out(new.employee), csrf_token=new.csrf_token))
     response.set_cookie(
         SESSION_COOKIE, new.token, expires=new.expires_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
