@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from closer.app import create_app
 from closer.config import Settings
@@ -13,6 +14,12 @@ from tests.dbtools import truncate_all
 from tests.factories import Shop, make_shop
 
 PASSWORD = "manager-password"
+
+
+@cache
+def password_hash() -> str:
+    """One argon2 hash of PASSWORD for the whole run: each costs ~0.1 s of CPU, and every API test needs one."""
+    return hash_password(PASSWORD)
 
 
 @dataclass
@@ -52,7 +59,7 @@ async def make_api(url: str, aiohttp_client, *, managers: int = 2, settings: dic
     ctx = await open_database(url)
     await truncate_all()
     shop, other = await make_shop(managers=managers), await make_shop(managers=1)
-    await Employee.all().update(password_hash=hash_password(PASSWORD))
+    await Employee.all().update(password_hash=password_hash())
     await close_database(ctx)
     app = create_app(
         Settings(database_url=url, telegram_api_url="http://127.0.0.1:1", **(settings or {})), scheduler=False
