@@ -64,7 +64,6 @@ from inbox.schemas import (
     page_of,
 )
 from inbox.throttle import LOGIN_THROTTLE, LoginThrottle
-from sales.accounts import prepare_password_checks
 
 OPENAPI = web.AppKey("openapi", dict)
 
@@ -170,7 +169,6 @@ async def _throttle(app: web.Application) -> AsyncIterator[None]:
         app.get(REDIS), per_address=settings.login_failures_per_address, per_email=settings.login_failures_per_email,
         window_seconds=settings.login_window_seconds, clock=app[CLOCK],
     )
-    await prepare_password_checks()
     yield
 
 

@@ -58,12 +58,9 @@ async def hashed_password(password: str) -> str:
 @cache
 def _dummy_hash() -> str:
     # Made once with the current parameters, of a password nobody knows: checking it costs what a real check costs.
+    # Made at the first log-in that needs it, not at start-up: argon2 takes 64 MiB while it works, and a process that
+    # never sees a log-in (a webhook-only replica) should not carry that in its peak memory.
     return _hasher.hash(secrets.token_urlsafe(24))
-
-
-async def prepare_password_checks() -> None:
-    """Make the dummy hash now, at start-up, rather than during the first log-in with an unknown e-mail."""
-    await off_the_loop(_dummy_hash)
 
 
 def password_matches(password_hash: str | None, password: str) -> bool:

@@ -73,10 +73,12 @@ async def audience_of(chat: Chat, *also: int | None, was_unassigned: bool = Fals
 
 
 async def announce(chat: Chat, event: str, now: datetime, *, key: object = None,
-                   also: tuple[int | None, ...] = (), was_unassigned: bool = False, **payload) -> None:
+                   also: tuple[int | None, ...] = (), was_unassigned: bool = False, audience: Audience | None = None,
+                   **payload) -> None:
     """One live event for everyone who may see the chat (one outbox row, fanned out by the live bus). `key` names
-    the cause when it has an id; a live event has no resend to guard against otherwise."""
-    audience = await audience_of(chat, *also, was_unassigned=was_unassigned)
+    the cause when it has an id; a live event has no resend to guard against otherwise. `audience`: the caller
+    already knows it."""
+    audience = audience or await audience_of(chat, *also, was_unassigned=was_unassigned)
     await outbox.enqueue(
         account_id=chat.account_id,
         kind=outbox.CHAT_EVENT,
@@ -120,8 +122,10 @@ async def change_assignee(
             payload={"chat_id": chat.id, "reason": str(reason)},
             now=now,
         )
-    await announce(chat, "assigned", now, also=(previous,), was_unassigned=previous is None and listed, key=log.id,
-                   reason=str(reason))
+    if listed:
+        # A chat born with this change is announced once, by its first message's event (which names the assignee).
+        await announce(chat, "assigned", now, also=(previous,), was_unassigned=previous is None, key=log.id,
+                       reason=str(reason))
     return log
 
 
@@ -170,8 +174,11 @@ async def choose_assignee(chat: Chat, client: Client) -> tuple[int, AssignmentRe
 async def on_client_message(chat: Chat, client: Client, message_id: int, now: datetime) -> None:
     """What a client's message does to his conversation (SPEC §10.2, §10.5, §10.7), in its transaction:
     a resolved, pending or snoozed chat opens again (assignee kept); a chat nobody can answer for gets its
-    assignee; the wait for a staff reply starts; everyone who may see the chat hears of it."""
+    assignee; the wait for a staff reply starts. The caller then tells those who may see the chat."""
+    # The chat's row is written once here, the message's time included (the caller leaves it to this).
     updates: dict = {"last_inbound_message_id": message_id}
+    if chat.last_message_at is None or chat.last_message_at < now:
+        updates["last_message_at"] = now
     route = chat.assignee_id is None or not await _still_answers(chat)
     if chat.status != ChatStatus.OPEN:
         chat.status, chat.snoozed_until = ChatStatus.OPEN, None
@@ -186,7 +193,6 @@ async def on_client_message(chat: Chat, client: Client, message_id: int, now: da
         # The caller's copy of the chat predates this message: no time yet means this message made the chat.
         await change_assignee(chat, assignee, reason=reason, actor_id=None, now=now,
                               listed=chat.last_message_at is not None)
-    await announce(chat, "message", now, key=message_id, message_id=message_id, direction="in")
 
 
 async def _still_answers(chat: Chat) -> bool:

@@ -46,7 +46,9 @@ async def _append(
     at: datetime,
     employee_id: int | None = None,
     telegram_message_id: int | None = None,
+    touch_chat: bool = True,
 ) -> Message:
+    """The message, and the chat's time of its newest message (unless the caller writes the chat's row itself)."""
     message = await Message.create(
         chat_id=chat.id,
         direction=direction,
@@ -56,7 +58,7 @@ async def _append(
         telegram_message_id=telegram_message_id,
         created_at=at,
     )
-    if chat.last_message_at is None or chat.last_message_at < at:
+    if touch_chat and (chat.last_message_at is None or chat.last_message_at < at):
         await Chat.filter(id=chat.id).update(last_message_at=at)
     return message
 
@@ -76,19 +78,21 @@ async def record_inbound(
             text=text,
             at=now,
             telegram_message_id=telegram_message_id,
+            touch_chat=False,
         )
         # Routed before the recipients are read, so a new lead's assignee gets this very message.
         await conversations.on_client_message(chat, client, message.id, now)
-        for employee_id in await managers_of(client):
-            await outbox.enqueue(
-                account_id=client.account_id,
-                kind=outbox.MESSAGE_TO_STAFF,
-                dedupe_key=f"{outbox.MESSAGE_TO_STAFF}:{message.id}:{employee_id}",
-                employee_id=employee_id,
-                client_id=client.id,
-                payload={"message_id": message.id},
-                now=now,
-            )
+        recipients = await managers_of(client)
+        await outbox.enqueue_many([
+            outbox.row(account_id=client.account_id, kind=outbox.MESSAGE_TO_STAFF,
+                       dedupe_key=f"{outbox.MESSAGE_TO_STAFF}:{message.id}:{employee_id}", employee_id=employee_id,
+                       client_id=client.id, payload={"message_id": message.id}, now=now)
+            for employee_id in recipients
+        ])
+        # Those who get the message in Telegram are the managers whose tabs show the chat (SPEC §10.3): one read.
+        await conversations.announce(
+            chat, "message", now, key=message.id, message_id=message.id, direction="in",
+            audience=conversations.Audience(frozenset(recipients), managers=chat.assignee_id is None))
         return message
 
 
