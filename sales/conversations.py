@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from sales import outbox
-from sales.access import get_in_account, is_admin, require_active
+from sales.access import active_staff, get_in_account, is_admin, require_active
 from sales.assignment import OPEN_STATUSES, Rotation, owner_of
 from sales.clock import aware, utcnow
-from sales.errors import Conflict, Invalid, NotAllowed, NotFound
+from sales.errors import Conflict, Invalid, NotAllowed
 from sales.listing import visible_chat
 from storage.models import (
     Account,
@@ -60,14 +60,28 @@ def may_receive(audience: dict, employee_id: int, role: str) -> bool:
     return role == Role.MANAGER and bool(audience.get("managers"))
 
 
+async def answering_for(client_id: int) -> list[int]:
+    """Who answers for a client (SPEC §4.1, §10.3): the active ones among his chat's assignee, his personal manager
+    and the managers of his open orders. They get his messages in Telegram, and their Mine tabs show his chat.
+
+    One query, as it runs for every message a client writes. Everything is read from the rows, not from a caller's
+    copy, which may predate a change.
+    """
+    open_orders = Order.filter(client_id=client_id, status__in=OPEN_STATUSES).values("order_manager_id")
+    personal = Client.filter(id=client_id).values("personal_manager_id")
+    assignee = Chat.filter(client_id=client_id).values("assignee_id")
+    return list(
+        await Employee.filter(Q(id__in=Subquery(open_orders)) | Q(id__in=Subquery(personal))
+                              | Q(id__in=Subquery(assignee)), active=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
 async def audience_of(chat: Chat, *also: int | None, was_unassigned: bool = False) -> Audience:
-    """The chat's assignee, the client's personal manager and open-order managers (whose Mine tab shows it), and
-    `also` (say, the assignee it just left, whose Mine tab loses it). Every manager while it is unassigned, or
-    when it just left the Unassigned tab."""
-    ids = {chat.assignee_id, *also}
-    ids.update(await Client.filter(id=chat.client_id).values_list("personal_manager_id", flat=True))
-    ids.update(await Order.filter(client_id=chat.client_id, status__in=OPEN_STATUSES).values_list(
-        "order_manager_id", flat=True))
+    """Those who answer for the chat's client (whose Mine tab shows it), and `also` (say, the assignee it just
+    left, whose Mine tab loses it). Every manager while it is unassigned, or when it just left the Unassigned tab."""
+    ids = {*await answering_for(chat.client_id), *also}
     return Audience(frozenset(i for i in ids if i is not None),
                     managers=chat.assignee_id is None or was_unassigned)
 
@@ -218,16 +232,6 @@ async def locked_chat(account_id: int, chat_id: int) -> Chat:
     return await Chat.filter(id=chat_id).select_for_update().get()
 
 
-async def _assignable(account_id: int, employee_id: int) -> Employee:
-    """An employee a chat may go to: of this account (else 404) and active (else 422), both naming the field."""
-    employee = await Employee.get_or_none(id=employee_id, account_id=account_id)
-    if employee is None:
-        raise NotFound(f"employee {employee_id} not found", field="employee_id")
-    if not employee.active:
-        raise Invalid("a deactivated employee cannot be assigned", field="employee_id")
-    return employee
-
-
 async def take_chat(actor: Employee, chat_id: int, *, replacing: int | None = None,
                     now: datetime | None = None) -> Chat:
     """The actor takes the chat if it is still as he saw it: unassigned, or (owner/admin, from a first-response
@@ -268,7 +272,7 @@ async def assign_chat(actor: Employee, chat_id: int, employee_id: int | None, *,
             if reason is AssignmentReason.HANDOVER:
                 raise Invalid("hand the chat over to someone", field="employee_id")
         else:
-            await _assignable(actor.account_id, employee_id)
+            await active_staff(actor.account_id, employee_id, deactivated=Invalid)
         await change_assignee(chat, employee_id, reason=reason, actor_id=actor.id, now=now)
     return chat
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise.expressions import F, Q, Subquery
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from sales.access import get_in_account, require_active
 from sales import conversations, outbox
-from sales.assignment import OPEN_STATUSES, note_actions_on_client
+from sales.assignment import note_actions_on_client
 from sales.clock import utcnow
 from sales.errors import Invalid
-from storage.models import Chat, Client, DialogRecord, Direction, Employee, Message, Order, SenderKind
+from storage.models import Chat, Client, DialogRecord, Direction, Employee, Message, SenderKind
 
 # Telegram's own limit for one text message; longer input is refused, not cut.
 MAX_MESSAGE = 4096
@@ -82,7 +82,7 @@ async def record_inbound(
         )
         # Routed before the recipients are read, so a new lead's assignee gets this very message.
         await conversations.on_client_message(chat, client, message.id, now)
-        recipients = await managers_of(client)
+        recipients = await conversations.answering_for(client.id)
         await outbox.enqueue_many([
             outbox.row(account_id=client.account_id, kind=outbox.MESSAGE_TO_STAFF,
                        dedupe_key=f"{outbox.MESSAGE_TO_STAFF}:{message.id}:{employee_id}", employee_id=employee_id,
@@ -94,24 +94,6 @@ async def record_inbound(
             chat, "message", now, key=message.id, message_id=message.id, direction="in",
             audience=conversations.Audience(frozenset(recipients), managers=chat.assignee_id is None))
         return message
-
-
-async def managers_of(client: Client) -> list[int]:
-    """Who a client's message goes to (SPEC §4.1, §10.3): his chat's assignee, his personal manager and the managers
-    of his open orders.
-
-    One query, as it runs for every message a client writes. The personal manager is read from the row, not from
-    the caller's copy of the client, which may predate a change of personal manager.
-    """
-    open_orders = Order.filter(client_id=client.id, status__in=OPEN_STATUSES).values("order_manager_id")
-    personal = Client.filter(id=client.id).values("personal_manager_id")
-    assignee = Chat.filter(client_id=client.id).values("assignee_id")
-    return list(
-        await Employee.filter(Q(id__in=Subquery(open_orders)) | Q(id__in=Subquery(personal))
-                              | Q(id__in=Subquery(assignee)), active=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
 
 
 async def record_bot_message(client: Client, text: str, *, now: datetime | None = None) -> Message:
