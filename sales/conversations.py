@@ -18,7 +18,7 @@ from sales.access import active_staff, get_in_account, is_admin, require_active
 from sales.assignment import OPEN_STATUSES, Rotation, owner_of
 from sales.clock import aware, utcnow
 from sales.errors import Conflict, Invalid, NotAllowed
-from sales.listing import visible_chat
+from sales.listing import chat_status, visible_chat
 from storage.models import (
     Account,
     AssignmentLog,
@@ -284,10 +284,7 @@ async def set_status(actor: Employee, chat_id: int, status: ChatStatus | str, *,
     """The assignee, the owner or an admin moves the chat along; a snooze needs a time to come back."""
     require_active(actor)
     now = now or utcnow()
-    try:
-        status = ChatStatus(status)
-    except ValueError:
-        raise Invalid("status is open, pending, snoozed or resolved", field="status") from None
+    status = chat_status(status)
     if status is ChatStatus.SNOOZED:
         if snoozed_until is None:
             raise Invalid("a snooze needs the time to come back", field="snoozed_until")

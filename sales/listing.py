@@ -133,13 +133,15 @@ def _tab(actor: Employee, tab: Tab | str) -> tuple[Tab, QuerySet]:
     return tab, Chat.filter(account_id=actor.account_id, id__in=Subquery(ids))
 
 
-def _status_arg(status: ChatStatus | str | None) -> ChatStatus | None:
-    if status is None or status == "":
-        return None
+def chat_status(status: ChatStatus | str) -> ChatStatus:
     try:
         return ChatStatus(status)
     except ValueError:
         raise Invalid("status is open, pending, snoozed or resolved", field="status") from None
+
+
+def _status_arg(status: ChatStatus | str | None) -> ChatStatus | None:
+    return None if status is None or status == "" else chat_status(status)
 
 
 async def chats(actor: Employee, tab: Tab | str, *, status: ChatStatus | str | None = None, q: str = "",
