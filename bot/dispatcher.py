@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 from aiogram import Dispatcher
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 
+from bot.isolation import SharedIsolation
 from bot.middlewares import IdentityMiddleware, UpdateOnceMiddleware
 from bot.registry import BotRegistry
 from closer.config import Settings
 from handlers import customer, errors, linking, shopping, staff
 
 
-def make_storage(redis: Redis | None) -> BaseStorage:
-    """FSM state in Redis when there is one (several processes share it), else in this process's memory."""
-    if redis is None:
-        return MemoryStorage()
-    # One Redis serves every account's bot: the bot id keeps their conversations apart.
-    return RedisStorage(redis, key_builder=DefaultKeyBuilder(with_bot_id=True))
+def make_isolation(redis: Redis | None) -> BaseEventIsolation:
+    """Updates of one chat are handled one at a time: across processes when Redis holds the locks."""
+    return SharedIsolation(redis) if redis is not None else SimpleEventIsolation()
 
 
 def build_dispatcher(settings: Settings, registry: BotRegistry, i18n: I18n, redis: Redis | None) -> Dispatcher:
-    storage = make_storage(redis)
-    # Updates of one chat are handled one at a time, across processes when Redis holds the locks.
-    isolation = storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
-    dp = Dispatcher(storage=storage, events_isolation=isolation, settings=settings, registry=registry)
+    # aiogram's FSM storage holds nothing of ours: what the bot waits for from a customer is on his row in the
+    # database (Client.awaiting_email), which his update reads anyway.
+    dp = Dispatcher(storage=MemoryStorage(), events_isolation=make_isolation(redis), settings=settings,
+                    registry=registry)
     dp.update.outer_middleware(UpdateOnceMiddleware())
     identity = IdentityMiddleware(registry, i18n)
     for observer in (dp.message, dp.callback_query, dp.pre_checkout_query):

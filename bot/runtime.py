@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 from collections.abc import AsyncIterator
@@ -12,6 +11,7 @@ from aiohttp import web
 
 from bot.dispatcher import build_dispatcher
 from bot.i18n import make_i18n
+from bot.polling import poll_while_leased, process_identity
 from bot.registry import connect_default_bot, load_registry
 from bot.session import default_limiter, make_session
 from closer.keys import BOTS, CLOCK, DELIVERY, DISPATCHER, LIVE, REDIS, SETTINGS
@@ -28,7 +28,7 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.bot_token is not None:
         await connect_default_bot(settings.bot_token.get_secret_value())
-    session = make_session(settings.telegram_api_url, default_limiter())
+    session = make_session(settings.telegram_api_url, default_limiter(app.get(REDIS)))
     registry = await load_registry(session)
     i18n = make_i18n()
     dispatcher = build_dispatcher(settings, registry, i18n, app.get(REDIS))
@@ -52,9 +52,9 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
             # Invite links name the bot (t.me/<username>); Telegram knows the username, not us.
             me = await bot.me()
             await Account.filter(id=registry.account_of(bot.id)).update(bot_username=me.username)
-            if settings.webhook_base_url:
+            if settings.telegram_webhook_base:
                 await bot.set_webhook(
-                    url=f"{settings.webhook_base_url.rstrip('/')}/webhooks/telegram/{bot.id}",
+                    url=f"{settings.telegram_webhook_base}/webhooks/telegram/{bot.id}",
                     secret_token=registry.webhook_secret(bot.id),
                     allowed_updates=dispatcher.resolve_used_update_types(),
                 )
@@ -64,18 +64,12 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
         except Exception:
             # Telegram unreachable at start must not keep the inbox down; the bot catches up when it returns.
             log.exception("could not configure the bot with Telegram", extra={"bot_id": bot.id})
-            polling = polling or not settings.webhook_base_url
+            polling = polling or not settings.telegram_webhook_base
     if polling:
-        tasks.append(
-            asyncio.create_task(
-                dispatcher.start_polling(*registry.bots, handle_signals=False, close_bot_session=False),
-                name="polling",
-            )
-        )
+        holder = process_identity()
+        tasks += [asyncio.create_task(poll_while_leased(dispatcher, bot, holder, app[CLOCK]), name=f"lease-{bot.id}")
+                  for bot in registry.bots]
     yield
-    if polling:
-        with contextlib.suppress(RuntimeError):
-            await dispatcher.stop_polling()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from closer.keys import BOTS, DISPATCHER
 from inbox.body import BadJson, load_json
+from storage.db import STORAGE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,10 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         return _error(400, "invalid", "not a Telegram update")
     try:
         await request.app[DISPATCHER].feed_update(bot, update)
+    except STORAGE_DOWN as exc:
+        # An outage, not a bug: no traceback per resend while it lasts. Telegram resends until it is over.
+        log.warning("update waits: storage unavailable", extra={"update_id": update.update_id, "error": repr(exc)})
+        return _error(503, "unavailable", "storage unavailable; resend later")
     except Exception:
         log.exception("update failed; Telegram will resend it", extra={"update_id": update.update_id})
         return _error(500, "internal", "update not processed")

@@ -77,3 +77,11 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def telegram_webhook_base(self) -> str | None:
+        """Where Telegram posts updates, or None to long-poll: WEBHOOK_BASE_URL if set, else PUBLIC_URL when it is
+        https (Telegram calls webhooks over https only, so an http public address means polling)."""
+        if self.webhook_base_url:
+            return self.webhook_base_url.rstrip("/")
+        return self.public_url if self.public_url.startswith("https://") else None

@@ -5,26 +5,22 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
-from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from handlers.callbacks import LanguageChoice, SkipEmail
-from handlers.filters import CommandText, PlainText, customer_router
+from handlers.filters import AwaitingEmail, CommandText, PlainText, customer_router
 from sales import dialogs
-from sales.clients import SUPPORTED_LANGUAGES, client_from_telegram, set_client_email, set_language, skip_email
+from sales.clients import (
+    SUPPORTED_LANGUAGES, ask_email, client_from_telegram, set_client_email, set_language, skip_email,
+)
 from sales.errors import Conflict, Invalid
 from storage.models import Client
 
 
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "ru": "Русский", "uk": "Українська"}
-
-
-class AskEmail(StatesGroup):
-    waiting = State()
 
 
 def _skip_keyboard() -> InlineKeyboardMarkup:
@@ -33,15 +29,15 @@ def _skip_keyboard() -> InlineKeyboardMarkup:
     )
 
 
-async def _ask_email(message: Message, state: FSMContext) -> None:
-    await state.set_state(AskEmail.waiting)
+async def _ask_email(message: Message, client: Client) -> None:
+    await ask_email(client)
     await message.answer(
         _("What is your e-mail? We use it to keep your orders together. You can skip this."),
         reply_markup=_skip_keyboard(),
     )
 
 
-async def start(message: Message, command: CommandObject, client: Client, account_id: int, state: FSMContext) -> None:
+async def start(message: Message, command: CommandObject, client: Client, account_id: int) -> None:
     if command.args:
         # A deep link t.me/<bot>?start=<widget-code>: remembered as where he came from.
         client, _new = await client_from_telegram(account_id, client.telegram_user_id, widget_code=command.args)
@@ -51,7 +47,7 @@ async def start(message: Message, command: CommandObject, client: Client, accoun
         )
     )
     if not client.email_asked and client.email is None:
-        await _ask_email(message, state)
+        await _ask_email(message, client)
 
 
 async def choose_language(message: Message) -> None:
@@ -69,17 +65,15 @@ async def language_chosen(query: CallbackQuery, callback_data: LanguageChoice, c
         await query.message.answer(_("Language set: English"))
 
 
-async def email_skipped(query: CallbackQuery, client: Client, state: FSMContext) -> None:
+async def email_skipped(query: CallbackQuery, client: Client) -> None:
     await skip_email(client)
-    await state.clear()
     await query.answer()
     await query.message.answer(_("No problem. Just write your question."))
 
 
-async def email_given(message: Message, client: Client, state: FSMContext) -> None:
+async def email_given(message: Message, client: Client) -> None:
     if "@" not in message.text:
         # He ignored the question and wrote to the team: that is a skip, and his message goes through.
-        await state.clear()
         await skip_email(client)
         await text_to_the_team(message, client)
         return
@@ -91,7 +85,6 @@ async def email_given(message: Message, client: Client, state: FSMContext) -> No
     except Conflict:
         await message.answer(_("This e-mail belongs to another customer. Try another one or skip."), reply_markup=_skip_keyboard())
         return
-    await state.clear()
     await message.answer(_("Thank you! Now just write your question."))
 
 
@@ -124,8 +117,8 @@ def build_router() -> Router:
     router.message.register(start, CommandStart())
     router.message.register(choose_language, Command("language"))
     router.callback_query.register(language_chosen, LanguageChoice.filter(F.code.in_(SUPPORTED_LANGUAGES)))
-    router.callback_query.register(email_skipped, SkipEmail.filter(), StateFilter(AskEmail.waiting))
-    router.message.register(email_given, StateFilter(AskEmail.waiting), PlainText())
+    router.callback_query.register(email_skipped, SkipEmail.filter(), AwaitingEmail())
+    router.message.register(email_given, AwaitingEmail(), PlainText())
     router.message.register(text_to_the_team, PlainText())
     router.message.register(unknown_command, CommandText())
     router.message.register(unsupported_content)

@@ -7,7 +7,7 @@ from aiogram.filters import Filter
 from aiogram.types import Message, TelegramObject
 
 from bot.middlewares import ClientMiddleware
-from storage.models import Employee
+from storage.models import Client, Employee
 
 
 class IsStaff(Filter):
@@ -43,6 +43,14 @@ class ReplyText(Filter):
 
     async def __call__(self, message: Message) -> bool:
         return message.reply_to_message is not None and await PlainText()(message)
+
+
+class AwaitingEmail(Filter):
+    """The bot asked this customer for his e-mail and he has not answered yet (a client known before this update:
+    a new one has not been asked)."""
+
+    async def __call__(self, event: TelegramObject, client: Client | None = None) -> bool:
+        return client is not None and client.awaiting_email
 
 
 class SuccessfulPayment(Filter):

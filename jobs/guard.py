@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from tortoise.exceptions import IntegrityError
 
 from sales.clock import utcnow
 from storage.models import JobRun
+
+log = logging.getLogger(__name__)
 
 
 class TickGuard(Protocol):
@@ -27,11 +31,25 @@ class DatabaseTickGuard:
 
 
 class RedisTickGuard:
-    """SET NX is atomic across every process that shares the Redis; the key expires on its own."""
+    """SET NX is atomic across every process that shares the Redis; the key expires on its own. While Redis is
+    away the database decides: a tick may then run twice (once per guard), which the jobs tolerate (each rechecks
+    its rows under a lock), but it is never skipped."""
 
     def __init__(self, redis: Redis, ttl_seconds: int = 24 * 3600) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
+        self._fallback = DatabaseTickGuard()
+        self._redis_down = False
 
     async def claim(self, job: str, tick: int) -> bool:
-        return bool(await self._redis.set(f"closer:tick:{job}:{tick}", "1", nx=True, ex=self._ttl))
+        try:
+            won = bool(await self._redis.set(f"closer:tick:{job}:{tick}", "1", nx=True, ex=self._ttl))
+        except (RedisError, OSError) as exc:
+            if not self._redis_down:
+                self._redis_down = True
+                log.warning("job ticks claimed in the database: redis unavailable", extra={"error": repr(exc)})
+            return await self._fallback.claim(job, tick)
+        if self._redis_down:
+            self._redis_down = False
+            log.info("job ticks claimed in redis again")
+        return won

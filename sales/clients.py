@@ -237,9 +237,16 @@ async def set_language(client: Client, language: str) -> Client:
     return client
 
 
+async def ask_email(client: Client) -> Client:
+    """The bot has asked for his e-mail: his next plain text answers it."""
+    client.awaiting_email = True
+    await Client.filter(id=client.id).update(awaiting_email=True)
+    return client
+
+
 async def skip_email(client: Client) -> Client:
-    client.email_asked = True
-    await Client.filter(id=client.id).update(email_asked=True)
+    client.email_asked, client.awaiting_email = True, False
+    await Client.filter(id=client.id).update(email_asked=True, awaiting_email=False)
     return client
 
 
@@ -251,12 +258,14 @@ async def set_client_email(client: Client, raw_email: str) -> Client:
     async with in_transaction():
         me = await Client.filter(id=client.id).select_for_update().get()
         if me.email == email:
+            if me.awaiting_email:
+                await Client.filter(id=me.id).update(awaiting_email=False)
+                me.awaiting_email = False
             return me
         known = await Client.filter(account_id=me.account_id, email=email).select_for_update().first()
         if known is None:
-            me.email = email
-            me.email_asked = True
-            await me.save(update_fields=["email", "email_asked"])
+            me.email, me.email_asked, me.awaiting_email = email, True, False
+            await me.save(update_fields=["email", "email_asked", "awaiting_email"])
             return me
         if known.telegram_user_id is not None and known.telegram_user_id != me.telegram_user_id:
             raise Conflict("this e-mail belongs to another Telegram user", field="email")
@@ -306,7 +315,7 @@ async def _merge(*, source: Client, target: Client) -> Client:
     telegram_user_id = source.telegram_user_id
     await Client.filter(id=source.id).delete()
     target.telegram_user_id = telegram_user_id
-    target.email_asked = True
+    target.email_asked, target.awaiting_email = True, False
     target.unreachable = False
     target.language = source.language
     target.widget_id = target.widget_id or source.widget_id
@@ -314,7 +323,8 @@ async def _merge(*, source: Client, target: Client) -> Client:
     target.name = target.name or source.name
     await target.save(
         update_fields=[
-            "telegram_user_id", "email_asked", "unreachable", "language", "widget_id", "personal_manager_id", "name"
+            "telegram_user_id", "email_asked", "awaiting_email", "unreachable", "language", "widget_id",
+            "personal_manager_id", "name",
         ]
     )
     await _copy_personal_manager_to_orders(target)

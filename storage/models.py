@@ -219,6 +219,9 @@ class Client(Model):
     )
     # The bot asks for the e-mail once (SPEC §4.1); skipping counts as asked.
     email_asked = fields.BooleanField(default=False, db_default=False)
+    # The question is open: his next plain text is taken as his e-mail. Kept here, not in Redis, so that a Redis
+    # restart cannot turn his answer into a message to the team (SPEC §7), and read with the client, not apart.
+    awaiting_email = fields.BooleanField(default=False, db_default=False)
     # He blocked the bot: nothing is sent to him until he writes again.
     unreachable = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -582,7 +585,11 @@ class Outbox(Model):
 
     class Meta:
         table = "outbox"
-        indexes = (Index(fields=("status", "available_at"), name="outbox_due_idx"),)
+        # Due rows for the delivery worker; done rows by age for housekeeping (SPEC §7).
+        indexes = (
+            Index(fields=("status", "available_at"), name="outbox_due_idx"),
+            Index(fields=("status", "sent_at"), name="outbox_done_idx"),
+        )
 
 
 class JobRun(Model):
@@ -625,6 +632,19 @@ class TelegramUpdate(Model):
     class Meta:
         table = "telegram_update"
         unique_together = (("bot_id", "update_id"),)
+        # Housekeeping finds old claims without reading every claim of the last two days.
+        indexes = (Index(fields=("received_at",), name="telegram_update_received_idx"),)
+
+
+class PollerLease(Model):
+    # Who long-polls this bot (SPEC §7): Telegram serves one getUpdates consumer per bot, so across the processes of a
+    # deployment exactly one holds this row, renewing it; when it dies the row expires and another takes over.
+    bot_id = fields.BigIntField(primary_key=True, generated=False)
+    holder = fields.CharField(max_length=128)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "poller_lease"
 
 
 class StaffRelay(Model):
@@ -645,6 +665,7 @@ class StaffRelay(Model):
     class Meta:
         table = "staff_relay"
         unique_together = (("employee", "telegram_message_id"),)
+        indexes = (Index(fields=("created_at",), name="staff_relay_created_idx"),)
 
 
 class WebSession(Model):

@@ -135,6 +135,9 @@ class Bot:
     update_ids: itertools.count = field(default_factory=lambda: itertools.count(first_update_id()))
     new_update: asyncio.Event = field(default_factory=asyncio.Event)
     sends: deque = field(default_factory=deque)
+    polls: int = 0  # getUpdates calls so far: a newer one ends a waiting older one with 409, as Telegram does
+    # (clock time, chat id) of each send the bot attempted, for checking the pace it kept; the latest 100,000.
+    admitted: deque = field(default_factory=lambda: deque(maxlen=100_000))
     commands: list = field(default_factory=list)
 
 
@@ -222,9 +225,10 @@ class World:
 
     # -- limits --------------------------------------------------------------------------------------------
     def _admit(self, bot: Bot, chat_id: int) -> None:
+        now = self._clock()
+        bot.admitted.append((now, chat_id))
         if not self.limits:
             return
-        now = self._clock()
         while bot.sends and bot.sends[0] <= now - 1.0:
             bot.sends.popleft()
         if len(bot.sends) >= self.per_bot_per_second:
@@ -349,6 +353,9 @@ class World:
         if bot.webhook_url:
             raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
         deadline = time.monotonic() + max(0.0, timeout)
+        bot.polls += 1
+        mine = bot.polls
+        bot.new_update.set()  # an older request still waiting wakes up to find itself replaced
         while True:
             if offset is not None:
                 while bot.updates and bot.updates[0]["update_id"] < offset:
@@ -360,6 +367,10 @@ class World:
                 await asyncio.wait_for(bot.new_update.wait(), timeout=deadline - time.monotonic())
             except TimeoutError:
                 pass
+            if bot.polls != mine:
+                self.counters["409"] += 1
+                raise ApiError(409, "Conflict: terminated by other getUpdates request; make sure that only one bot "
+                                    "instance is running")
 
     # -- what users do -------------------------------------------------------------------------------------
     async def user_sends(self, bot: Bot, user_id: int, *, text: str | None = None, reply_to: int | None = None,

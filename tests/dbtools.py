@@ -26,6 +26,7 @@ from storage.models import (
     OrderComment,
     Outbox,
     PaymentEvent,
+    PollerLease,
     RotationState,
     StaffRelay,
     TelegramInvite,
@@ -37,6 +38,7 @@ from storage.models import (
 
 # Children before parents, so plain deletes never trip a foreign key.
 _ALL = (
+    PollerLease,
     LoginFailure,
     WebSession,
     ApiToken,

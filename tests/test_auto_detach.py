@@ -16,7 +16,7 @@ from sales import accounts, dialogs, orders
 from sales.assignment import assign_order, detach_idle_orders
 from sales.audit import order_history
 from sales.payments import PaymentNotice, apply_payment
-from storage.models import AssignmentLog, AssignmentReason, Order, OrderStatus, Outbox, PaymentResult
+from storage.models import AssignmentLog, AssignmentReason, JobRun, Order, OrderStatus, Outbox, PaymentResult
 from tests.factories import T0, at, make_shop, new_client, reload
 
 DAY = 24 * 60  # minutes
@@ -155,6 +155,18 @@ async def test_two_schedulers_claim_each_tick_once_with_the_redis_guard():
         claims = await asyncio.gather(*(g.claim(job, 42) for g in (a, b, a, b)))
         assert sorted(claims) == [False, False, False, True]
         assert await a.claim(job, 43) is True
+    finally:
+        await redis.aclose()
+
+
+async def test_while_redis_is_away_the_database_claims_each_tick_once(db):
+    # Port 1 on loopback: nothing listens there, every connection is refused at once.
+    redis = Redis.from_url("redis://127.0.0.1:1/0", decode_responses=True)
+    try:
+        a, b = RedisTickGuard(redis), RedisTickGuard(redis)
+        claims = await asyncio.gather(*(g.claim("detach", 42) for g in (a, b, a, b)))
+        assert sorted(claims) == [False, False, False, True]
+        assert await JobRun.filter(job="detach", tick=42).count() == 1
     finally:
         await redis.aclose()
 

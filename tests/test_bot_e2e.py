@@ -26,7 +26,8 @@ from telegram_emulator.world import World
 
 TOKEN = "7001:e2e-token"
 BOT_ID = 7001
-PUBLIC = "https://closer.test"
+# http: an https public address would make the app ask Telegram for a webhook there (SPEC §8).
+PUBLIC = "http://closer.test"
 CUSTOMER = 1001
 STAFF = {0: 2000, 1: 2001, 2: 2002}  # manager index → Telegram user id
 
@@ -283,6 +284,7 @@ async def test_the_customer_changes_language(stack):
 async def test_bad_input_gets_a_polite_answer_and_breaks_nothing(stack):
     await stack.say(CUSTOMER, "/start")
     client = await _customer_client(stack)
+    await eventually(lambda: any("e-mail" in t for t in stack.bot_texts(CUSTOMER)))
     await stack.world.user_presses(
         stack.bot, CUSTOMER, stack.chat(CUSTOMER)[-1]["message_id"],
         stack.chat(CUSTOMER)[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"],

@@ -138,6 +138,17 @@ async def test_long_polling_returns_as_soon_as_an_update_comes(world_and_bot):
     assert [u.message.text for u in updates] == ["now"]
 
 
+async def test_a_second_long_poll_ends_the_waiting_one_with_409_like_telegram(world_and_bot):
+    world, bot, _ = world_and_bot
+    older = asyncio.create_task(bot.get_updates(timeout=10))
+    await asyncio.sleep(0.2)
+    newer = asyncio.create_task(bot.get_updates(timeout=1))
+    with pytest.raises(TelegramConflictError, match="terminated by other getUpdates request"):
+        await asyncio.wait_for(older, timeout=5)
+    assert await asyncio.wait_for(newer, timeout=5) == []
+    assert world.counters["409"] == 1
+
+
 async def test_webhook_updates_carry_the_secret_and_are_resent_until_acknowledged(world_and_bot, aiohttp_server):
     world, bot, _ = world_and_bot
     received: list[tuple[int, str | None]] = []

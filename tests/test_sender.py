@@ -1,8 +1,16 @@
-"""SPEC §4.3: outbound pacing within Telegram's limits (about 30 messages/s per bot, 1 message/s per chat)."""
+"""SPEC §4.3, §7: outbound pacing within Telegram's limits (about 30 messages/s per bot, 1 message/s per chat), kept
+in memory on one process and shared through Redis by several."""
 
 from __future__ import annotations
 
-from bot.sender import RateLimiter
+import asyncio
+import time
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.sender import RateLimiter, RedisRateLimiter
+from tests.private_redis import private_redis
 
 
 class FrozenClock:
@@ -13,39 +21,132 @@ class FrozenClock:
         return self.now
 
 
-async def test_sends_to_different_chats_go_at_once_up_to_thirty_a_second():
-    limiter = RateLimiter(per_bot=30, clock=FrozenClock())
-    delays = [await limiter.reserve(1, chat) for chat in range(30)]
-    assert delays == [0.0] * 30
+async def _slots(limiter, bot_id: int, chats) -> list[float]:
+    """The delays of reservations that took a slot, in order."""
+    delays = []
+    for chat in chats:
+        reserved, delay = await limiter.reserve(bot_id, chat)
+        assert reserved
+        delays.append(delay)
+    return delays
 
 
-async def test_the_thirty_first_send_in_a_second_waits_for_the_next_second():
+async def test_a_bots_sends_are_spaced_evenly_at_thirty_a_second():
     limiter = RateLimiter(per_bot=30, clock=FrozenClock())
-    delays = [await limiter.reserve(1, chat) for chat in range(61)]
-    assert delays[30] == 1.0 and delays[59] == 1.0 and delays[60] == 2.0
+    delays = await _slots(limiter, 1, range(61))
+    assert delays[0] == 0.0
+    assert delays[1] == pytest.approx(1 / 30) and delays[30] == pytest.approx(1.0) and delays[60] == pytest.approx(2.0)
 
 
 async def test_any_one_second_window_holds_at_most_thirty_sends():
     limiter = RateLimiter(per_bot=30, clock=FrozenClock())
-    times = sorted([1000.0 + await limiter.reserve(1, chat) for chat in range(200)])
+    times = sorted(await _slots(limiter, 1, range(200)))
     for i in range(len(times) - 30):
-        assert times[i + 30] - times[i] >= 1.0
+        assert times[i + 30] - times[i] >= 1.0 - 1e-9
+
+
+async def test_the_margin_spaces_sends_further_apart():
+    limiter = RateLimiter(per_bot=30, margin=0.05, clock=FrozenClock())
+    delays = await _slots(limiter, 1, range(31))
+    assert delays[30] == pytest.approx(1.05)
+
+
+async def test_a_busy_chat_is_told_to_come_back_without_taking_the_bots_slot():
+    limiter = RateLimiter(per_bot=30, clock=FrozenClock())
+    assert await limiter.reserve(1, 42) == (True, 0.0)
+    assert await limiter.reserve(1, 42) == (False, 1.0)
+    # The refused reservation kept nothing: another chat gets the bot's next slot.
+    assert await limiter.reserve(1, 7) == (True, pytest.approx(1 / 30))
 
 
 async def test_one_chat_gets_one_message_a_second():
-    limiter = RateLimiter(clock=FrozenClock())
-    delays = [await limiter.reserve(1, 42) for _ in range(4)]
-    assert delays == [0.0, 1.0, 2.0, 3.0]
+    clock = FrozenClock()
+    limiter = RateLimiter(clock=clock)
+    granted = []
+    for _ in range(4):
+        while True:
+            reserved, delay = await limiter.reserve(1, 42)
+            clock.now += delay
+            if reserved:
+                granted.append(clock.now)
+                break
+    assert granted == [1000.0, 1001.0, 1002.0, 1003.0]
+
+
+async def test_a_chat_burst_lets_that_many_go_at_once():
+    limiter = RateLimiter(per_bot=1000, per_chat_burst=2, clock=FrozenClock())
+    assert [(await limiter.reserve(1, 42))[0] for _ in range(3)] == [True, True, False]
 
 
 async def test_bots_are_paced_separately():
     limiter = RateLimiter(per_bot=1, clock=FrozenClock())
-    assert [await limiter.reserve(1, 1), await limiter.reserve(2, 1)] == [0.0, 0.0]
+    assert [await limiter.reserve(1, 1), await limiter.reserve(2, 1)] == [(True, 0.0), (True, 0.0)]
 
 
 async def test_time_passing_frees_the_slots():
     clock = FrozenClock()
     limiter = RateLimiter(clock=clock)
-    assert await limiter.reserve(1, 42) == 0.0
+    assert await limiter.reserve(1, 42) == (True, 0.0)
     clock.now += 5
-    assert await limiter.reserve(1, 42) == 0.0
+    assert await limiter.reserve(1, 42) == (True, 0.0)
+
+
+@pytest.fixture
+def redis_server():
+    with private_redis() as server:
+        yield server
+
+
+async def test_two_limiters_on_one_redis_share_the_bots_pace(redis_server):
+    """Two processes' limiters: the second one's reservations queue behind the first one's."""
+    first, second = Redis.from_url(redis_server.url), Redis.from_url(redis_server.url)
+    try:
+        a, b = RedisRateLimiter(first, per_bot=30), RedisRateLimiter(second, per_bot=30)
+        delays = [(await (a if i % 2 else b).reserve(9, i))[1] for i in range(60)]
+        # Reservations are made ~0.2 ms apart and 33 ms of pace each: they queue up across both limiters.
+        assert delays[59] == pytest.approx(59 / 30, abs=0.05)
+        assert sorted(delays) == delays
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_a_chat_is_paced_across_limiters_sharing_redis(redis_server):
+    first, second = Redis.from_url(redis_server.url), Redis.from_url(redis_server.url)
+    try:
+        a, b = RedisRateLimiter(first), RedisRateLimiter(second)
+        assert (await a.reserve(9, 42))[0] is True
+        reserved, delay = await b.reserve(9, 42)
+        assert reserved is False and delay == pytest.approx(1.0, abs=0.05)
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_without_redis_pacing_goes_on_in_the_process(redis_server):
+    redis = Redis.from_url(redis_server.url)
+    try:
+        limiter = RedisRateLimiter(redis, per_bot=30)
+        redis_server.stop()
+        started = time.monotonic()
+        delays = [(await limiter.reserve(9, chat))[1] for chat in range(31)]
+        assert time.monotonic() - started < 3  # one failed try, then no waiting on the dead server
+        assert delays[30] == pytest.approx(1.0, abs=0.05)
+    finally:
+        await redis.aclose()
+
+
+async def test_a_frozen_redis_holds_a_send_up_about_a_second_not_forever(redis_server):
+    redis = Redis.from_url(redis_server.url)
+    try:
+        limiter = RedisRateLimiter(redis)
+        await limiter.reserve(9, 1)
+        redis_server.freeze()
+        try:
+            async with asyncio.timeout(5):
+                reserved, _ = await limiter.reserve(9, 2)
+        finally:
+            redis_server.thaw()
+        assert reserved is True
+    finally:
+        await redis.aclose()
