@@ -1,5 +1,6 @@
-"""`python -m bench [--only NAME,...] [--quick]`: runs the benchmarks against the local PostgreSQL and Redis and writes
-bench/results/results.json, results.md and latency.png. Each benchmark prints its figures as it goes."""
+"""`python -m bench [--only NAME,...] [--quick] [--repeat N]`: runs the benchmarks against the local PostgreSQL and
+Redis and writes bench/results/results.json, results.md and latency.png. Each benchmark runs N times (default 3) and
+each figure is reported as the median run's, with the spread of all runs. Each run prints its figures as it goes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 import traceback
 from datetime import UTC, datetime
 
-from bench.common import RESULTS, BenchEnv, Report
+from bench.common import RESULTS, BenchEnv, Report, merge_runs
 from bench.report import write_chart, write_markdown
 
 # Run in this order: the inbox's data set is the largest; it goes last so a failure elsewhere is seen early.
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated benchmark names: " + ", ".join(BENCHMARKS))
     parser.add_argument("--quick", action="store_true", help="small data and short runs (checks, not figures)")
     parser.add_argument("--out", default=str(RESULTS), help="directory for the results")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each benchmark (the median is reported)")
     args = parser.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or BENCHMARKS
     unknown = set(names) - set(BENCHMARKS)
@@ -34,14 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     reports: list[Report] = []
     failed: list[str] = []
     started = time.monotonic()
+    if args.repeat < 1:
+        parser.error("--repeat is at least 1")
     for name in names:
-        print(f"== {name}", flush=True)
         module = importlib.import_module(f"bench.{name}")
-        try:
-            reports.append(asyncio.run(module.run(env)))
-        except Exception:
-            traceback.print_exc()
-            failed.append(name)
+        runs = []
+        for n in range(1, args.repeat + 1):
+            print(f"== {name}, run {n} of {args.repeat}", flush=True)
+            try:
+                runs.append(asyncio.run(module.run(env)))
+            except Exception:
+                traceback.print_exc()
+                failed.append(f"{name} (run {n})")
+        if runs:
+            reports.append(merge_runs(runs))
     meta = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -49,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "seconds": round(time.monotonic() - started, 1),
         "failed": failed,
+        "repeat": args.repeat,
     }
     from pathlib import Path
 

@@ -66,6 +66,30 @@ class Report:
         return out
 
 
+def merge_runs(runs: Sequence[Report]) -> Report:
+    """Repeated runs of one benchmark as one report: each figure is the median run's (its value and verdict), with
+    the spread of all runs in its detail; latency samples and notes of every run together. A figure some run did not
+    produce (it failed part-way) counts only the runs that did, and says so."""
+    if len(runs) == 1:
+        return runs[0]
+    merged = Report(runs[0].bench)
+    names = list(dict.fromkeys(f.name for run in runs for f in run.figures))
+    for name in names:
+        found = [f for run in runs for f in run.figures if f.name == name]
+        ordered = sorted(found, key=lambda f: (math.isnan(f.value), f.value))
+        middle = ordered[(len(ordered) - 1) // 2]
+        values = [f.value for f in found]
+        spread = f"median of {len(found)} runs" + ("" if len(found) == len(runs) else f" (of {len(runs)})")
+        spread += f", {min(values):.4g}–{max(values):.4g}; runs: {', '.join(f'{v:.4g}' for v in values)}"
+        detail = f"{spread}; median run: {middle.detail}" if middle.detail else spread
+        merged.figures.append(Figure(name, middle.value, middle.unit, middle.goal, middle.met, detail))
+    for run in runs:
+        for label, samples in run.latencies.items():
+            merged.latencies.setdefault(label, []).extend(samples)
+    merged.notes = [f"run {n}: {note}" for n, run in enumerate(runs, 1) for note in run.notes]
+    return merged
+
+
 def percentile(samples: Sequence[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100); NaN for no samples."""
     if not samples:

@@ -10,7 +10,7 @@ from sales.payments import PaymentNotice, apply_payment
 from storage.models import Client, ImportantItem, PaymentResult, WebSession
 from tests.conftest import require_backend
 from tests.apitools import PASSWORD, make_api
-from tests.factories import at, new_client
+from tests.factories import at, new_client, reload
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def api(request, database_urls, aiohttp_client):
@@ -30,7 +30,7 @@ async def test_logging_in_sets_a_secure_session_cookie_and_returns_a_csrf_token(
 
 
 @pytest.mark.parametrize("password", ["wrong-password", ""])
-async def test_a_wrong_password_is_401_without_saying_whether_the_email_exists(api, password):
+async def test_a_wrong_password_is_refused_with_403_without_saying_whether_the_email_exists(api, password):
     known = await api.client.post("/api/v1/session", json={"email": api.shop.managers[0].email, "password": password})
     unknown = await api.client.post("/api/v1/session", json={"email": "nobody@nowhere.test", "password": password})
     assert (known.status, unknown.status) == (403, 403)
@@ -67,6 +67,21 @@ async def test_a_change_without_the_csrf_header_is_refused(api):
     await api.log_in(api.shop.admin.email)
     response = await api.client.post("/api/v1/tokens", json={"name": "crm"})
     assert response.status == 403 and (await response.json())["error"]["code"] == "csrf"
+
+
+async def test_a_change_with_a_wrong_csrf_token_is_refused(api):
+    csrf = await api.log_in(api.shop.admin.email)
+    response = await api.client.post("/api/v1/tokens", json={"name": "crm"}, headers={"X-CSRF-Token": csrf + "x"})
+    assert response.status == 403 and (await response.json())["error"]["code"] == "csrf"
+
+
+async def test_patch_and_delete_without_the_csrf_header_are_refused_and_change_nothing(api):
+    await api.log_in(api.shop.owner.email)
+    patch = await api.client.patch("/api/v1/account", json={"name": "Renamed"})
+    delete = await api.client.delete("/api/v1/session")
+    assert (patch.status, delete.status) == (403, 403)
+    assert (await api.client.get("/api/v1/account")).status == 200  # still logged in
+    assert (await reload(api.shop.account)).name != "Renamed"
 
 
 async def test_logging_out_ends_the_session(api):

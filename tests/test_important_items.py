@@ -51,6 +51,17 @@ async def test_only_employees_who_wrote_before_the_failure_get_an_item(db):
     assert other.id not in await _holders(order)
 
 
+async def test_an_employee_who_wrote_before_the_failure_and_again_after_it_gets_an_item(db):
+    # The failure event arrives late: by then he has written again, after the moment the payment failed.
+    shop = await make_shop(managers=1)
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    await dialogs.record_outbound(shop.managers[0], client.id, "before", now=at(5))
+    await dialogs.record_outbound(shop.managers[0], client.id, "after", now=at(25))
+    await _fail(order, 20)
+    assert await _holders(order) == [shop.managers[0].id]
+
+
 async def test_an_employee_who_first_wrote_after_the_failure_gets_nothing(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)

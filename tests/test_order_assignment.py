@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sales import accounts
+from sales.assignment import assign_orders
 from sales.audit import order_history
 from sales.orders import create_order
 from storage.models import AssignmentReason, Outbox, Role
-from tests.factories import make_shop, new_client, reload
+from tests.factories import at, make_shop, new_client, reload
 
 
 async def _order(shop, client=None, widget=None):
@@ -85,6 +86,19 @@ async def test_returning_client_gets_his_previous_manager(db):
     second = await _order(shop, client)
     assert second.order_manager_id == first.order_manager_id
     assert [log.reason for log in await order_history(second.id)] == [AssignmentReason.STICKY]
+
+
+async def test_of_two_earlier_managers_the_latest_orders_one_keeps_the_client(db):
+    shop = await make_shop(managers=3)
+    first_manager, latest_manager = shop.managers[0], shop.managers[2]
+    client = await new_client(shop)
+    older = await create_order(shop.account.id, client_id=client.id, offer_id=shop.offer.id, now=at(0))
+    newer = await create_order(shop.account.id, client_id=client.id, offer_id=shop.offer.id, now=at(10))
+    await assign_orders(shop.admin, [older.id], first_manager.id, now=at(11))
+    await assign_orders(shop.admin, [newer.id], latest_manager.id, now=at(12))
+    third = await create_order(shop.account.id, client_id=client.id, offer_id=shop.offer.id, now=at(20))
+    assert third.order_manager_id == latest_manager.id
+    assert [log.reason for log in await order_history(third.id)] == [AssignmentReason.STICKY]
 
 
 async def test_sticky_assignment_does_not_move_the_rotation_pointer(db):

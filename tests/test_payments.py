@@ -107,7 +107,7 @@ async def test_a_failed_order_can_still_be_paid(db):
     assert await CommissionEntry.filter(order_id=order.id).count() == 1
 
 
-async def test_duplicated_paid_event_is_stored_once_and_applied_once(db):
+async def test_a_paid_event_delivered_five_times_in_a_row_is_stored_once_and_applied_once(db):
     shop = await make_shop(managers=1)
     order = await _order(shop)
     outcomes = [await _pay(order, 10 + i, event_id="evt-same") for i in range(5)]

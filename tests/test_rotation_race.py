@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -26,8 +27,13 @@ async def test_four_processes_creating_1000_orders_share_them_fairly_and_each_on
         )
         for n in range(PROCESSES)
     ]
-    # Let every worker connect and make its clients, then start them together.
-    await asyncio.sleep(3)
+    # The barrier: every worker has connected and made its clients (it wrote its ready file); then they go together.
+    ready = [tmp_path / f"ready-p{n}" for n in range(PROCESSES)]
+    deadline = time.monotonic() + 120
+    while not all(r.exists() for r in ready):
+        assert all(w.returncode is None for w in workers), "a worker quit before the start"
+        assert time.monotonic() < deadline, "the workers never got ready"
+        await asyncio.sleep(0.01)
     start.touch()
     results = await asyncio.wait_for(asyncio.gather(*(w.communicate() for w in workers)), timeout=300)
     for worker, (out, err) in zip(workers, results, strict=True):

@@ -79,7 +79,7 @@ async def _deliver_all(limiter: RateLimiter, url: str, account_id: int, clock=ut
     return worker
 
 
-async def test_200_alerts_arrive_exactly_once_within_the_limits(db, emulated):
+async def test_one_worker_sends_200_alerts_one_to_each_employee_within_the_limits(db, emulated):
     world, url = emulated
     shop = await make_shop(managers=0)
     staff = await _staff(shop, 200, world)

@@ -1,8 +1,8 @@
 """A separate OS process that creates orders, for the multi-process race test.
 
 usage: python -m tests.workers.create_orders DB_URL ACCOUNT OFFER WIDGET COUNT PREFIX START_FILE
-It connects, waits until START_FILE exists (so every worker begins at once), creates COUNT orders for new clients,
-and prints how many it made.
+It connects, makes its clients, writes START_FILE's sibling `ready-PREFIX`, waits until START_FILE exists (so every
+worker begins at once), creates COUNT orders for new clients, and prints how many it made.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ async def main(db_url: str, account_id: int, offer_id: int, widget_id: int, coun
         clients = [
             await find_or_create_client(account_id, email=f"{prefix}-{i}@race.test") for i in range(count)
         ]
-        deadline = time.monotonic() + 60
+        start.with_name(f"ready-{prefix}").write_text("ready")
+        deadline = time.monotonic() + 120
         while not start.exists():
             if time.monotonic() > deadline:
                 raise SystemExit("start signal never came")
