@@ -43,6 +43,8 @@ LIVE_KINDS = {
 # What a chat event is called on the page: a message, or a change of assignee or status.
 CHAT_TOPICS = {"message": "message", "assigned": "chat", "status": "chat"}
 QUEUE_SIZE = 256
+# Events may have been missed (Redis was away): a page reloads what it shows.
+RESYNC = {"topic": "resync"}
 
 
 def event_of(row: Outbox) -> dict | None:
@@ -100,10 +102,15 @@ class LiveBus:
 
     async def _listen(self) -> None:
         # Redis may be down at start or go away later: the app keeps serving, and this keeps resubscribing.
+        lost = False
         while True:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+                if lost:
+                    # What was published meanwhile is gone (pub/sub keeps nothing): open pages reload what they show.
+                    lost = False
+                    self._resync_all()
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
@@ -111,11 +118,17 @@ class LiveBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("live events lost Redis; resubscribing", extra={"error": repr(exc)})
+                if not lost:
+                    log.warning("live events lost Redis; resubscribing", extra={"error": repr(exc)})
+                lost = True
                 await asyncio.sleep(1)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
+
+    def _resync_all(self) -> None:
+        for employee_id in list(self._queues):
+            self._deliver_locally(employee_id, RESYNC)
 
     def _on_message(self, message: dict) -> None:
         channel = message["channel"]

@@ -52,7 +52,7 @@ async def database_urls(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
     await migrate(sqlite_url)
     urls: dict[str, str | None] = {"sqlite": sqlite_url, "postgres": None}
     name = f"closer_test_{os.getpid()}_{secrets.token_hex(3)}"
-    if await _postgres_reachable():
+    if not WITHOUT_POSTGRES and await _postgres_reachable():
         await _admin(f'CREATE DATABASE "{name}"')
         urls["postgres"] = _with_database(PG_URL, name)
         await reset_postgres_schema(urls["postgres"])

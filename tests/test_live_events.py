@@ -209,3 +209,31 @@ async def test_an_admin_connected_to_one_process_sees_a_message_written_through_
                     chat.id, message_id, "out")
     finally:
         stop(a, b)
+
+
+async def test_when_redis_returns_open_pages_are_told_to_reload_what_they_show():
+    """Pub/sub keeps nothing: events published while the listener was away are gone, so each open page hears
+    `resync` once the listener is back, and reloads."""
+    from types import SimpleNamespace
+
+    from redis.asyncio import Redis
+
+    from inbox.live import RESYNC, LiveBus
+    from tests.private_redis import private_redis
+
+    with private_redis() as server:
+        redis = Redis.from_url(server.url, decode_responses=True)
+        bus = LiveBus(redis)
+        await bus.start()
+        page = SimpleNamespace(id=7, account_id=1, role="owner")
+        try:
+            async with bus.subscribe(page) as queue:
+                await asyncio.sleep(0.5)
+                assert queue.empty()
+                server.stop()
+                await asyncio.sleep(2.5)  # the listener notices and keeps trying
+                server.start()
+                assert await asyncio.wait_for(queue.get(), timeout=10) == RESYNC
+        finally:
+            await bus.stop()
+            await redis.aclose()

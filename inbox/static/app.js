@@ -151,22 +151,39 @@ async function chatToast(event) {
 const liveHandlers = [];
 function onLive(handler) { liveHandlers.push(handler); }
 
+// Events may have been missed (the socket was closed, or the server lost Redis): every view reloads, as if each
+// kind of event had come.
+const RESYNC_TOPICS = ["important", "assignment", "message", "chat", "alert"];
+function resync() {
+  for (const topic of RESYNC_TOPICS) dispatchLive({ topic, kind: "resync", payload: {} });
+}
+
+let liveOpenedBefore = false;
 function connectLive() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/api/v1/live`);
   socket.onmessage = (message) => {
     const event = JSON.parse(message.data);
-    if (event.topic === "important") refreshBadge();
-    if (CHAT_TOPICS.has(event.topic)) refreshCountsSoon();
-    if ((event.topic === "assignment" && event.kind === "chat.assigned")
-        || (event.topic === "alert" && event.kind === "chat.unanswered")) chatToast(event);
-    for (const handler of liveHandlers) handler(event);
+    if (event.topic === "resync") resync();
+    else dispatchLive(event);
   };
-  socket.onopen = () => { document.body.dataset.live = "on"; };
+  socket.onopen = () => {
+    document.body.dataset.live = "on";
+    if (liveOpenedBefore) resync();
+    liveOpenedBefore = true;
+  };
   socket.onclose = () => {
     document.body.dataset.live = "off";
     setTimeout(connectLive, 2000);
   };
+}
+
+function dispatchLive(event) {
+  if (event.topic === "important") refreshBadge();
+  if (CHAT_TOPICS.has(event.topic)) refreshCountsSoon();
+  if ((event.topic === "assignment" && event.kind === "chat.assigned")
+      || (event.topic === "alert" && event.kind === "chat.unanswered")) chatToast(event);
+  for (const handler of liveHandlers) handler(event);
 }
 
 // --- tabs: Mine / Unassigned / Important / All
