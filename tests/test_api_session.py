@@ -69,6 +69,12 @@ async def test_a_change_without_the_csrf_header_is_refused(api):
     assert response.status == 403 and (await response.json())["error"]["code"] == "csrf"
 
 
+async def test_a_reloaded_page_learns_its_csrf_token_again_from_the_session(api):
+    csrf = await api.log_in(api.shop.managers[0].email)
+    response = await api.client.get("/api/v1/session")
+    assert response.status == 200 and (await response.json())["csrf_token"] == csrf
+
+
 async def test_a_change_with_a_wrong_csrf_token_is_refused(api):
     csrf = await api.log_in(api.shop.admin.email)
     response = await api.client.post("/api/v1/tokens", json={"name": "crm"}, headers={"X-CSRF-Token": csrf + "x"})
