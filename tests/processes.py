@@ -26,8 +26,9 @@ async def serve(database_url: str, port: int, **env: str) -> subprocess.Popen:
         "DATABASE_URL": database_url, "HTTP_PORT": str(port), "HTTP_HOST": "127.0.0.1",
         "TELEGRAM_API_URL": "http://127.0.0.1:1",
         # Tests seed rows on a fixed day years back: housekeeping firing at the top of an hour mid-test would purge
-        # what they count. A tick this long never comes in a test's lifetime.
-        "HOUSEKEEPING_SECONDS": "1000000000", **env,
+        # what they count, and the auto-detach sweep would take their orders from their managers (years idle) while
+        # the test assigns them. A tick this long never comes in a test's lifetime.
+        "HOUSEKEEPING_SECONDS": "1000000000", "DETACH_SWEEP_SECONDS": "1000000000", **env,
     }
     # The log goes to a file: a pipe nobody reads fills up and stalls the server mid-test.
     log = tempfile.TemporaryFile()
