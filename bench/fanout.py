@@ -19,7 +19,6 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-from aiohttp import web
 
 from bench.common import BenchEnv, Report, Stopwatch, flush_redis, fresh_database, percentile
 from providers.signatures import sign_timestamped
@@ -29,9 +28,8 @@ from sales.clients import find_or_create_client
 from sales.orders import create_order
 from storage.db import close_database, open_database
 from storage.models import Account, Employee, Offer, Outbox, OutboxStatus, Role
-from telegram_emulator.app import create_emulator_app
 from telegram_emulator.world import World
-from tests.processes import free_port, log_of, serve, stop
+from tests.processes import free_port, log_of, serve, serve_emulator, stop
 
 DATABASE = "closer_bench_fanout"
 SECRET = "bench-payments-secret"
@@ -194,10 +192,7 @@ async def _telegram(env: BenchEnv, url: str, report: Report, processes: int) -> 
     for i in range(STAFF):
         world.add_user(chat_base + i, f"M{i}")
         world.started.add((bot.id, chat_base + i))
-    runner = web.AppRunner(create_emulator_app(world), access_log=None)
-    await runner.setup()
-    emulator_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", emulator_port).start()
+    runner, emulator_url = await serve_emulator(world, access_log=None)
 
     ctx = await open_database(url)
     try:
@@ -208,7 +203,7 @@ async def _telegram(env: BenchEnv, url: str, report: Report, processes: int) -> 
     ports = [free_port() for _ in range(processes)]
     apps = list(await asyncio.gather(*(
         serve(url, p, REDIS_URL=env.redis_url, PAYMENTS_WEBHOOK_SECRET=SECRET, LOG_LEVEL="WARNING",
-              TELEGRAM_API_URL=f"http://127.0.0.1:{emulator_port}") for p in ports)))
+              TELEGRAM_API_URL=emulator_url) for p in ports)))
     port = ports[0]
     try:
         # Alerts only: whatever the bot's start-up sent is not counted.

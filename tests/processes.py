@@ -11,6 +11,19 @@ import tempfile
 import time
 
 import aiohttp
+from aiohttp import web
+
+
+async def serve_emulator(world, **options) -> tuple[web.AppRunner, str]:
+    """The Telegram emulator over `world` on a free port of 127.0.0.1, in this process: its runner (clean it up) and
+    the Bot API base URL for the app's TELEGRAM_API_URL."""
+    from telegram_emulator.app import create_emulator_app
+
+    runner = web.AppRunner(create_emulator_app(world), **options)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
 
 
 def free_port() -> int:

@@ -8,19 +8,17 @@ import os
 import signal
 from collections import Counter
 
-from aiohttp import web
 
 from sales import dialogs
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
 from storage.db import close_database, migrate, open_database
 from storage.models import Account, Employee, ImportantItem, Outbox, OutboxStatus, PaymentResult, Role
-from telegram_emulator.app import create_emulator_app
 from telegram_emulator.world import World
 from tests.conftest import require_backend
 from tests.dbtools import truncate_all
 from tests.factories import at, make_shop, new_client
-from tests.processes import free_port, log_of, serve, stop
+from tests.processes import free_port, log_of, serve, serve_emulator, stop
 
 TOKEN = "7100:crash-test-bot"
 STAFF = 100
@@ -63,15 +61,12 @@ async def test_a_process_killed_mid_fan_out_leaves_every_alert_delivered(databas
     await migrate(url)
     world = World()
     world.add_bot(TOKEN)
-    runner = web.AppRunner(create_emulator_app(world))
-    await runner.setup()
-    emulator_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", emulator_port).start()
+    runner, emulator_url = await serve_emulator(world)
     ctx = await open_database(url)
     await truncate_all()
     order_id, chats = await _fan_out(world)
     await close_database(ctx)
-    env = {"TELEGRAM_API_URL": f"http://127.0.0.1:{emulator_port}", "DELIVERY_LEASE_SECONDS": "3",
+    env = {"TELEGRAM_API_URL": emulator_url, "DELIVERY_LEASE_SECONDS": "3",
            "LOG_LEVEL": "WARNING"}
     first = await serve(url, free_port(), **env)
     try:

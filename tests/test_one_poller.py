@@ -9,16 +9,14 @@ import signal
 import time
 
 import pytest
-from aiohttp import web
 
 from storage.db import close_database, migrate, open_database
 from storage.models import Account, Message, PollerLease
-from telegram_emulator.app import create_emulator_app
 from telegram_emulator.world import World
 from tests.conftest import require_backend
 from tests.dbtools import truncate_all
 from tests.factories import make_shop
-from tests.processes import free_port, log_of, serve, stop
+from tests.processes import free_port, log_of, serve, serve_emulator, stop
 
 TOKEN = "7500:one-poller-bot"
 CUSTOMERS = [90_000 + i for i in range(20)]
@@ -56,15 +54,12 @@ async def test_one_process_polls_and_another_takes_over_when_it_dies(database_ur
     world.add_bot(TOKEN)
     for user_id in CUSTOMERS:
         world.add_user(user_id, f"C{user_id}")
-    runner = web.AppRunner(create_emulator_app(world))
-    await runner.setup()
-    emulator_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", emulator_port).start()
+    runner, emulator_url = await serve_emulator(world)
     ctx = await open_database(url)
     await truncate_all()
     shop = await make_shop(managers=1)
     await Account.filter(id=shop.account.id).update(bot_token=TOKEN)
-    env = {"TELEGRAM_API_URL": f"http://127.0.0.1:{emulator_port}", "LOG_LEVEL": "WARNING"}
+    env = {"TELEGRAM_API_URL": emulator_url, "LOG_LEVEL": "WARNING"}
     apps = []
     try:
         apps = list(await asyncio.gather(*(serve(url, free_port(), **env) for _ in range(processes))))

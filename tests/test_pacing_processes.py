@@ -9,20 +9,18 @@ import time
 from collections import defaultdict
 
 import pytest
-from aiohttp import web
 from tortoise.transactions import in_transaction
 
 from sales import outbox
 from sales.clock import utcnow
 from storage.db import close_database, migrate, open_database
 from storage.models import Account, Employee, Outbox, OutboxStatus, Role
-from telegram_emulator.app import create_emulator_app
 from telegram_emulator.world import World
 from tests.conftest import require_backend
 from tests.dbtools import truncate_all
 from tests.factories import make_shop, new_client
 from tests.private_redis import private_redis
-from tests.processes import free_port, log_of, serve, stop
+from tests.processes import free_port, log_of, serve, serve_emulator, stop
 
 TOKEN = "7300:pacing-bot"
 CHATS = 100
@@ -76,10 +74,7 @@ async def test_processes_sharing_a_bot_keep_its_limits_together(database_urls, p
     await migrate(url)
     world = World()  # Telegram's limits on: a send over them is a 429, counted
     world.add_bot(TOKEN)
-    runner = web.AppRunner(create_emulator_app(world))
-    await runner.setup()
-    emulator_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", emulator_port).start()
+    runner, emulator_url = await serve_emulator(world)
     ctx = await open_database(url)
     await truncate_all()
     shop = await _seed(world)
@@ -87,7 +82,7 @@ async def test_processes_sharing_a_bot_keep_its_limits_together(database_urls, p
     apps = []
     try:
         with private_redis() as redis:
-            env = {"TELEGRAM_API_URL": f"http://127.0.0.1:{emulator_port}", "REDIS_URL": redis.url,
+            env = {"TELEGRAM_API_URL": emulator_url, "REDIS_URL": redis.url,
                    "LOG_LEVEL": "WARNING"}
             apps = list(await asyncio.gather(*(serve(url, free_port(), **env) for _ in range(processes))))
             await _enqueue_alerts(shop)

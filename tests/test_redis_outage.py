@@ -10,19 +10,17 @@ import time
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from sales.accounts import hash_password
 from storage.db import close_database, migrate, open_database
 from storage.models import Account, Client, Employee, Message
-from telegram_emulator.app import create_emulator_app
 from telegram_emulator.world import World
 from tests.apitools import PASSWORD
 from tests.conftest import require_backend
 from tests.dbtools import truncate_all
 from tests.factories import make_shop
 from tests.private_redis import private_redis
-from tests.processes import free_port, log_of, serve, stop
+from tests.processes import free_port, log_of, serve, serve_emulator, stop
 
 TOKEN = "7400:outage-bot"
 OUTAGE_SECONDS = 15
@@ -67,10 +65,7 @@ async def test_redis_stopped_for_fifteen_seconds_loses_no_update_and_keeps_login
     bot = world.bot(TOKEN)
     for user_id in (ASKED, STARTS, *WRITERS):
         world.add_user(user_id, f"U{user_id}")
-    runner = web.AppRunner(create_emulator_app(world))
-    await runner.setup()
-    emulator_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", emulator_port).start()
+    runner, emulator_url = await serve_emulator(world)
     ctx = await open_database(url)
     await truncate_all()
     shop = await make_shop(managers=1)
@@ -81,7 +76,7 @@ async def test_redis_stopped_for_fifteen_seconds_loses_no_update_and_keeps_login
     app = None
     try:
         with private_redis() as redis:
-            env = {"TELEGRAM_API_URL": f"http://127.0.0.1:{emulator_port}", "REDIS_URL": redis.url,
+            env = {"TELEGRAM_API_URL": emulator_url, "REDIS_URL": redis.url,
                    "LOG_LEVEL": "INFO"}
             if mode == "webhook":
                 env["WEBHOOK_BASE_URL"] = base
