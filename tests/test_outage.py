@@ -140,6 +140,19 @@ def _postgres_processes(pg: PrivatePostgres) -> list[int]:
     return [postmaster, *map(int, children)]
 
 
+def _freeze_postgres(pg: PrivatePostgres) -> list[int]:
+    """SIGSTOP the whole server. Listed at the moment of freezing, and again until no new backend appears:
+    a backend forked for the app's pool after an earlier listing would otherwise keep answering."""
+    import signal
+
+    frozen: list[int] = []
+    while new := [pid for pid in _postgres_processes(pg) if pid not in frozen]:
+        for pid in new:
+            os.kill(pid, signal.SIGSTOP)
+        frozen += new
+    return frozen
+
+
 async def test_a_frozen_database_is_answered_503_within_seconds_and_served_again_when_it_thaws():
     """SPEC §7: every statement has a timeout; a hung PostgreSQL (SIGSTOP) answers 503, never hangs the request."""
     import signal
@@ -153,12 +166,10 @@ async def test_a_frozen_database_is_answered_503_within_seconds_and_served_again
         port = free_port()
         app = await serve(pg.url, port)
         base = f"http://127.0.0.1:{port}"
-        frozen = _postgres_processes(pg)
         try:
             async with aiohttp.ClientSession() as http:
                 assert await _probe(http, base, token) == (200, 200)
-                for pid in frozen:
-                    os.kill(pid, signal.SIGSTOP)
+                frozen = _freeze_postgres(pg)
                 started = time.monotonic()
                 try:
                     during = await _probe(http, base, token)
