@@ -29,7 +29,7 @@ from sales.orders import create_order
 from storage.db import close_database, open_database
 from storage.models import Account, Employee, Offer, Outbox, OutboxStatus, Role
 from telegram_emulator.world import World
-from tests.processes import free_port, log_of, serve, serve_emulator, stop
+from harness.processes import free_port, log_of, serve, serve_emulator, stop
 
 DATABASE = "closer_bench_fanout"
 SECRET = "bench-payments-secret"

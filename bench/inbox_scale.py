@@ -24,7 +24,7 @@ import aiohttp
 import asyncpg
 
 from bench.common import BenchEnv, Report, database_exists, fresh_database, percentile
-from tests.processes import free_port, serve, stop
+from harness.processes import free_port, serve, stop
 
 # Bump when the generator changes: a database made by another version is generated again.
 GENERATOR_VERSION = 4

@@ -18,7 +18,7 @@ import time
 
 from bench.common import ROOT, BenchEnv, Report, flush_redis, fresh_database, percentile, start_profile
 from bench.load import LoadResult, closed_loop, open_loop
-from tests.processes import free_port, log_of, serve, stop
+from harness.processes import free_port, log_of, serve, stop
 
 TOKEN = "8100:bench-ingest-bot"
 BOT_ID = 8100

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
-
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
 from aiogram.enums import ParseMode
 
-from sales.accounts import installation_account
-from storage.models import Account
-
-
-def bot_id_of(token: str) -> int:
-    head = token.split(":", 1)[0]
-    if not head.isdigit():
-        raise ValueError("a bot token starts with the bot's numeric id")
-    return int(head)
+from sales.bots import connected_bots
 
 
 class BotRegistry:
@@ -52,24 +42,8 @@ class BotRegistry:
         return list(self._by_account.values())
 
 
-async def connect_default_bot(token: str) -> None:
-    """BOT_TOKEN connects the default account's bot (SPEC §8)."""
-    account = await installation_account()
-    if account is None:
-        return
-    bot_id_of(token)
-    await Account.filter(bot_token=token).exclude(id=account.id).update(bot_token=None)
-    if account.bot_token != token:
-        account.bot_token = token
-        await account.save(update_fields=["bot_token"])
-
-
 async def load_registry(session: BaseSession) -> BotRegistry:
     registry = BotRegistry(session)
-    for account in await Account.filter(bot_token__isnull=False).order_by("id"):
-        if not account.webhook_secret:
-            # Telegram allows 1-256 characters of A-Z a-z 0-9 _ - in a secret token.
-            account.webhook_secret = secrets.token_urlsafe(32)
-            await account.save(update_fields=["webhook_secret"])
-        registry.add(account.id, account.bot_token, account.webhook_secret)
+    for connection in await connected_bots():
+        registry.add(connection.account_id, connection.token, connection.webhook_secret)
     return registry

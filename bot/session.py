@@ -6,7 +6,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from redis.asyncio import Redis
 
-from bot.sender import Pace, PacingMiddleware, RateLimiter, RedisRateLimiter
+from bot.pacing import Pace, PacingMiddleware, RateLimiter, RedisRateLimiter
 
 # Telegram's limits (SPEC §4.3) with a margin of 5 %: 28.6 sends/s per bot, one per 1.05 s per chat. The margin
 # absorbs the uneven time requests take to arrive, so Telegram never counts more than 30 in a second.

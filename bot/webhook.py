@@ -13,8 +13,8 @@ from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
 
-from closer.keys import BOTS, DISPATCHER
-from inbox.body import BadJson, load_json
+from bot.keys import BOTS, DISPATCHER
+from webio.body import BadJson, load_json
 from storage.db import STORAGE_DOWN
 
 log = logging.getLogger(__name__)

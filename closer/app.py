@@ -1,23 +1,38 @@
-"""The one composition root: builds the aiohttp application and owns every resource's life in cleanup_ctx."""
+"""The one composition root: builds the aiohttp application and every long-lived object in it (database, Redis,
+live bus, bots and dispatcher, delivery worker and its channels, Telegram updates, scheduler), each owned by one
+cleanup context, in the order below."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
 from aiohttp import web
+from aiogram.utils.i18n import I18n
 
-from bot.runtime import telegram_ctx
+import handlers
+from bot.dispatcher import build_dispatcher
+from bot.keys import BOTS, DISPATCHER
+from bot.polling import poll_while_leased, process_identity
+from bot.registry import load_registry
+from bot.session import default_limiter, make_session
 from bot.webhook import telegram_webhook
-from closer.config import Settings
 from closer.observe import setup_observability
-from closer.keys import CLOCK, DATABASE, DELIVERY, LIVE, REDIS, SETTINGS
-from inbox.live import LiveBus
+from core.config import Settings
+from core.i18n import make_i18n
+from core.keys import CLOCK, DATABASE, REDIS, SETTINGS
+from delivery.email import EmailChannel, SmtpTarget
+from delivery.keys import DELIVERY
+from delivery.telegram import TelegramChannel
+from delivery.worker import DeliveryWorker
+from inbox.live import LIVE, LiveBus, LiveChannel
 from inbox.routes import setup_inbox
 from jobs.guard import DatabaseTickGuard, RedisTickGuard, TickGuard
 from jobs.scheduler import build_scheduler
 from providers.views import setup_payment_webhooks
+from sales.bots import connect_default_bot, record_bot_username
 from sales.clock import utcnow
 from storage.db import close_database, open_database
 from storage.models import Account
@@ -50,6 +65,80 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
     await app[LIVE].start()
     yield
     await app[LIVE].stop()
+
+
+def _bots(i18n: I18n):
+    """Every account's bot on one paced HTTP session, and the dispatcher that handles their updates."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        if settings.bot_token is not None:
+            await connect_default_bot(settings.bot_token.get_secret_value())
+        session = make_session(settings.telegram_api_url, default_limiter(app.get(REDIS)))
+        app[BOTS] = await load_registry(session)
+        app[DISPATCHER] = build_dispatcher(settings, app[BOTS], i18n, app.get(REDIS), handlers.routers())
+        yield
+        await session.close()
+
+    return ctx
+
+
+def _delivery(i18n: I18n):
+    """The outbox's worker with its three channels: Telegram, e-mail, the inbox's live events."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        smtp = SmtpTarget(settings.smtp_url.get_secret_value()) if settings.smtp_url else None
+        app[DELIVERY] = DeliveryWorker(
+            [
+                TelegramChannel(app[BOTS], i18n, settings.public_url),
+                EmailChannel(smtp, settings.mail_from, settings.public_url),
+                LiveChannel(),
+            ],
+            clock=app[CLOCK],
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+            on_claimed=app[LIVE].publish_rows,
+        )
+        task = asyncio.create_task(app[DELIVERY].run_forever(), name="delivery") if settings.delivery_worker else None
+        yield
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    return ctx
+
+
+async def _telegram_updates(app: web.Application) -> AsyncIterator[None]:
+    """Each bot gets its updates by webhook when the app has a public https address, else by polling, one poller per
+    bot across the deployment (a lease)."""
+    settings, registry, dispatcher = app[SETTINGS], app[BOTS], app[DISPATCHER]
+    polling = False
+    for bot in registry.bots:
+        try:
+            me = await bot.me()
+            await record_bot_username(registry.account_of(bot.id), me.username)
+            if settings.telegram_webhook_base:
+                await bot.set_webhook(
+                    url=f"{settings.telegram_webhook_base}/webhooks/telegram/{bot.id}",
+                    secret_token=registry.webhook_secret(bot.id),
+                    allowed_updates=dispatcher.resolve_used_update_types(),
+                )
+            else:
+                await bot.delete_webhook()
+                polling = True
+        except Exception:
+            # Telegram unreachable at start must not keep the inbox down; the bot catches up when it returns.
+            log.exception("could not configure the bot with Telegram", extra={"bot_id": bot.id})
+            polling = polling or not settings.telegram_webhook_base
+    tasks = []
+    if polling:
+        holder = process_identity()
+        tasks = [asyncio.create_task(poll_while_leased(dispatcher, bot, holder, app[CLOCK]), name=f"lease-{bot.id}")
+                 for bot in registry.bots]
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
@@ -126,7 +215,10 @@ def create_app(
     app.cleanup_ctx.append(_live)
     if emulator is not None:
         app.cleanup_ctx.append(_emulator(*emulator))
-    app.cleanup_ctx.append(telegram_ctx)
+    i18n = make_i18n()
+    app.cleanup_ctx.append(_bots(i18n))
+    app.cleanup_ctx.append(_delivery(i18n))
+    app.cleanup_ctx.append(_telegram_updates)
     if scheduler:
         app.cleanup_ctx.append(_scheduler)
     app.router.add_get("/healthz", healthz)

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from closer.app import create_app
-from closer.config import Settings
+from core.config import Settings
 from closer.logs import setup_logging
 from sales.errors import DomainError
 from storage.db import close_database, migrate, open_database
@@ -73,6 +73,12 @@ def _demo(settings: Settings) -> int:
     return 0
 
 
+def load_settings() -> Settings:
+    """The environment's settings. The demo's payment-failure route is switched on by `closer demo` alone, never by
+    a DEMO variable on a real run."""
+    return Settings().model_copy(update={"demo": False})
+
+
 def _serve(settings: Settings, banner: str | None = None, emulator=None, reuse_port: bool = False) -> None:
     app = create_app(settings, emulator=emulator)
 
@@ -121,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--owner-password", required=True)
     args = parser.parse_args(argv)
 
-    settings = Settings()
+    settings = load_settings()
     setup_logging(settings.log_level)
 
     if args.command == "migrate":

@@ -11,9 +11,10 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from bot.registry import BotRegistry
-from bot.sender import Unreachable
-from handlers.callbacks import TakeChat, TakeImportant
+from bot.pacing import Unreachable
+from bot.callbacks import TakeChat, TakeImportant
 from sales import outbox
+from sales.reachability import mark_unreachable
 from storage.models import Chat, Client, Employee, ImportantItem, Message, Offer, Order, Outbox, StaffRelay
 
 
@@ -48,9 +49,9 @@ class TelegramChannel:
 
     async def recipient_unreachable(self, row: Outbox) -> None:
         if row.kind == outbox.MESSAGE_TO_CLIENT:
-            await Client.filter(id=row.client_id).update(unreachable=True)
-        elif row.employee_id is not None:
-            await Employee.filter(id=row.employee_id).update(telegram_unreachable=True)
+            await mark_unreachable(client_id=row.client_id)
+        else:
+            await mark_unreachable(employee_id=row.employee_id)
 
     async def deliver(self, row: Outbox) -> bool:
         bot = self.registry.for_account(row.account_id)

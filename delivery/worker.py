@@ -19,7 +19,7 @@ from typing import Protocol
 from tortoise import connections
 from tortoise.expressions import F
 
-from bot.sender import Unreachable
+from bot.pacing import Unreachable
 from sales.clock import utcnow
 from storage.db import STORAGE_DOWN, dialect
 from storage.models import Outbox, OutboxStatus

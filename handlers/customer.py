@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from handlers.callbacks import LanguageChoice, SkipEmail
+from bot.callbacks import LanguageChoice, SkipEmail
 from handlers.filters import AwaitingEmail, CommandText, PlainText, customer_router
 from sales import dialogs
 from sales.clients import (

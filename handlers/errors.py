@@ -10,7 +10,7 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 
 from bot.registry import BotRegistry
-from storage.models import Client, Employee
+from sales.reachability import mark_telegram_user_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +20,7 @@ async def user_blocked_the_bot(event: ErrorEvent, bot: Bot, registry: BotRegistr
     user = getattr(event.update.event, "from_user", None)
     account_id = registry.account_of(bot.id)
     if user is not None and account_id is not None:
-        await Client.filter(account_id=account_id, telegram_user_id=user.id).update(unreachable=True)
-        await Employee.filter(account_id=account_id, telegram_user_id=user.id).update(telegram_unreachable=True)
+        await mark_telegram_user_unreachable(account_id, user.id)
     return True
 
 

@@ -18,13 +18,12 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from closer.config import Settings
-from handlers.callbacks import BuyOffer
+from core.config import Settings
+from bot.callbacks import BuyOffer
 from handlers.filters import SuccessfulPayment, customer_router
 from handlers.texts import status_label
 from providers.stripe_checkout import CheckoutUnavailable, checkout_url
 from sales import orders
-from sales.assignment import OPEN_STATUSES
 from sales.clock import utcnow
 from sales.errors import DomainError
 from sales.payments import PaymentNotice, apply_payment, minor_units, order_id_from_ref
@@ -108,8 +107,7 @@ def _order_from_payload(payload: str) -> int | None:
 async def pre_checkout(query: PreCheckoutQuery, client: Client | None = None) -> None:
     """Telegram asks whether to take the money (answer within 10 s): only for his own unpaid order."""
     order_id = _order_from_payload(query.invoice_payload)
-    order = await Order.get_or_none(id=order_id, client_id=client.id) if order_id and client else None
-    if order is None or order.status not in OPEN_STATUSES:
+    if client is None or await orders.payable_order(client.id, order_id) is None:
         await query.answer(ok=False, error_message=_("This order cannot be paid any more."))
         return
     await query.answer(ok=True)

@@ -9,8 +9,8 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from closer.config import Settings
-from handlers.callbacks import TakeChat, TakeImportant
+from core.config import Settings
+from bot.callbacks import TakeChat, TakeImportant
 from handlers.filters import CommandText, IsStaff, ReplyText
 from sales import conversations, dialogs, important
 from sales.errors import Conflict, DomainError, Invalid
@@ -56,9 +56,12 @@ async def my_important(message: Message, employee: Employee, settings: Settings)
 
 async def take(query: CallbackQuery, callback_data: TakeImportant, employee: Employee) -> None:
     try:
-        await important.take(employee, callback_data.item_id)
+        items = await important.take(employee, callback_data.item_id)
     except DomainError:
         await query.answer(_("This alert is not yours."), show_alert=True)
+        return
+    if any(item.taken_by_id not in (None, employee.id) for item in items):
+        await query.answer(_("Someone else already took it."), show_alert=True)
         return
     # Every holder's alert is edited by the delivery worker (outbox rows written by the rule).
     await query.answer(_("You took it."))

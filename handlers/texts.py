@@ -1,4 +1,4 @@
-"""Texts shared by several handlers and the delivery worker. Every id here is in locales/*/messages.po."""
+"""Order statuses as a customer reads them, in his language (the ids are in locales/*/messages.po)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from inbox.errors import json_error
+from webio.errors import json_error
 from sales.sessions import session_of, token_employee
 from storage.models import Employee
 
@@ -16,15 +16,15 @@ CSRF_HEADER = "X-CSRF-Token"
 EMPLOYEE = web.RequestKey("employee", Employee)
 # The session's CSRF token, for pages that need it again after a reload (bearer calls have none).
 CSRF = web.RequestKey("csrf", str)
-# Reachable without being logged in.
-PUBLIC = {("POST", "/api/v1/session"), ("GET", "/api/v1/openapi.json")}
+# Reachable without being logged in: (method, path) of the route table's endpoints marked public.
+PUBLIC_ROUTES = web.AppKey("public_routes", frozenset)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 async def authenticate(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    if not request.path.startswith("/api/") or (request.method, request.path) in PUBLIC:
+    if not request.path.startswith("/api/") or (request.method, request.path) in request.app[PUBLIC_ROUTES]:
         return await handler(request)
     authorization = request.headers.get("Authorization", "")
     if authorization.startswith("Bearer "):

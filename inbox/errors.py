@@ -1,4 +1,4 @@
-"""Every error of the API in one shape (SPEC §8): {"error": {"code", "message", "field"}}."""
+"""The API's errors: a domain refusal, a bad request, storage away or a bug each become one JSON answer (SPEC §8)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,11 @@ from aiohttp import web
 from inbox.throttle import TooManyAttempts
 from sales.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
 from storage.db import STORAGE_DOWN
+from webio.errors import json_error
 
 log = logging.getLogger(__name__)
 
 _STATUS = {NotFound: 404, NotAllowed: 403, Invalid: 422, Conflict: 409, TooManyAttempts: 429}
-
-
-def json_error(status: int, code: str, message: str, field: str | None = None) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message, "field": field}}, status=status)
 
 
 @web.middleware

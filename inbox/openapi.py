@@ -6,7 +6,7 @@ Declaring the body, query and response models beside the handler keeps the docum
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -28,7 +28,6 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     public: bool = False
-    tags: tuple[str, ...] = field(default=())
 
 
 def add_routes(app: web.Application, endpoints: list[Endpoint]) -> None:
@@ -69,8 +68,6 @@ def document(endpoints: list[Endpoint]) -> dict:
                         "content": {"application/json": {"schema": error}}},
             },
         }
-        if endpoint.tags:
-            operation["tags"] = list(endpoint.tags)
         parameters = [
             {"name": name.strip("{}"), "in": "path", "required": True,
              "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}

@@ -17,10 +17,10 @@ from aiohttp import web
 from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 
-from bot.i18n import LOCALES_DIR
-from closer.keys import SETTINGS
+from core.i18n import LOCALES_DIR
+from core.keys import SETTINGS
 from inbox.auth import SESSION_COOKIE
-from inbox.body import path_id
+from webio.body import path_id
 from inbox.present import employee_out
 from inbox.texts import UI_TEXTS
 from sales import listing

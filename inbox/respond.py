@@ -8,7 +8,7 @@ from typing import Annotated, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from inbox.body import check_storable
+from webio.body import check_storable
 from sales.errors import Invalid
 from sales.listing import MAX_PAGE, Page
 

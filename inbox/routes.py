@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from closer.keys import CLOCK, REDIS, SETTINGS
+from core.keys import CLOCK, REDIS, SETTINGS
 from inbox.api import catalog, chats, clients, important, operations, orders, reports, session, staff
 from inbox.api.chats import TabQuery
 from inbox.api.clients import ClientQuery
 from inbox.api.orders import OrderQuery
 from inbox.api.reports import Period
 from inbox import live
-from inbox.auth import auth_middleware
+from inbox.auth import PUBLIC_ROUTES, auth_middleware
 from inbox.errors import error_middleware
 from inbox.openapi import Endpoint, add_routes, document
 from inbox.respond import PageQuery
@@ -67,10 +67,15 @@ from inbox.throttle import LOGIN_THROTTLE, LoginThrottle
 
 OPENAPI = web.AppKey("openapi", dict)
 
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])
+
+
 E = Endpoint
 ENDPOINTS: list[Endpoint] = [
     E("POST", "/api/v1/session", session.log_in, "Log in; sets the session cookie", body=LogIn, response=NewSession,
       public=True),
+    E("GET", "/api/v1/openapi.json", openapi, "This document", public=True),
     E("GET", "/api/v1/session", staff.me, "Who is logged in, his account and the CSRF token", response=Me),
     E("DELETE", "/api/v1/session", session.log_out, "Log out"),
     E("POST", "/api/v1/tokens", session.new_token, "A bearer token for an integration (owner/admin)", body=TokenIn,
@@ -159,10 +164,6 @@ DEMO_ENDPOINTS: list[Endpoint] = [
 ]
 
 
-async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(request.app[OPENAPI])
-
-
 async def _throttle(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[LOGIN_THROTTLE] = LoginThrottle(
@@ -176,7 +177,7 @@ def setup_inbox(app: web.Application) -> None:
     app.middlewares.extend([error_middleware, auth_middleware])
     app.cleanup_ctx.append(_throttle)
     app[OPENAPI] = document(ENDPOINTS)
-    app.router.add_get("/api/v1/openapi.json", openapi)
+    app[PUBLIC_ROUTES] = frozenset((e.method, e.path) for e in ENDPOINTS if e.public)
     app.router.add_get("/api/v1/live", live.websocket)
     app.on_shutdown.append(live.close_sockets)
     add_routes(app, ENDPOINTS)

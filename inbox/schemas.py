@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from webio.types import Instant
 
 # Ids are 32-bit columns; anything outside is no row (and PostgreSQL would refuse the parameter).
 Id = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
@@ -17,29 +17,6 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$")]
 Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
 Money = Annotated[Decimal, Field(ge=0, lt=Decimal("1e10"), max_digits=12, decimal_places=2)]
-
-# A date, a time of day and its zone (RFC 3339, the OpenAPI "date-time"): 2026-03-02T09:00:00+00:00 or …Z.
-_ISO_WITH_ZONE = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})"
-)
-
-
-def _iso_with_zone(value: object) -> object:
-    """pydantic reads numbers, and digits in a string ("0.5", "1700000000"), as Unix times even for AwareDatetime:
-    a caller's mistake taken for 1970. Only the ISO 8601 text with its zone passes on to be parsed."""
-    if isinstance(value, datetime):
-        return value  # made in code, not read from a request; AwareDatetime still wants its zone
-    if not isinstance(value, str) or not _ISO_WITH_ZONE.fullmatch(value):
-        raise PydanticCustomError(
-            "iso_datetime",
-            "a time is ISO 8601 with a time zone, like 2026-03-02T09:00:00+00:00 or 2026-03-02T09:00:00Z",
-        )
-    return value
-
-
-# Every time the API (and the generic payment webhook) reads, in a body or a query string.
-Instant = Annotated[AwareDatetime, BeforeValidator(_iso_with_zone)]
-
 
 class In(BaseModel):
     # Unknown fields are a mistake of the caller, not something to ignore silently.

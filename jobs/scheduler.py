@@ -26,7 +26,8 @@ def build_scheduler(guard: TickGuard, clock: Callable[[], datetime], detach_inte
          housekeeping_interval_seconds),
     ]
     for job_id, job, interval in jobs:
-        # Anchored at the epoch so every process fires on the same instants and claims the same tick.
+        # Every process fires on the same instants (a fixed start, midnight 2020-01-01 UTC), a little after the tick
+        # boundary the sweep claims (seconds since the epoch // interval, for intervals that divide a day).
         scheduler.add_job(
             job,
             IntervalTrigger(seconds=interval, start_date=datetime(2020, 1, 1, tzinfo=UTC)),

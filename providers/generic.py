@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
-from inbox.schemas import Instant
+from webio.types import Instant
 from sales.errors import Invalid
 from sales.payments import PaymentNotice
 from storage.models import PaymentResult

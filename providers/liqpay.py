@@ -7,7 +7,7 @@ import binascii
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from inbox.body import BadJson, load_json
+from webio.body import BadJson, load_json
 from sales.errors import Invalid
 from sales.payments import PaymentNotice
 from storage.models import PaymentResult

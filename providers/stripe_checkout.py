@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import aiohttp
 
-from closer.config import Settings
+from core.config import Settings
 from sales.payments import minor_units
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from closer.keys import SETTINGS
-from inbox.body import BadJson, check_storable, load_json
-from inbox.errors import json_error
+from core.keys import SETTINGS
+from webio.body import BadJson, check_storable, load_json
+from webio.errors import json_error
 from providers.generic import notice_from_generic
 from providers.liqpay import decode_data, notice_from_liqpay
 from providers.signatures import BadSignature, verify_liqpay, verify_timestamped

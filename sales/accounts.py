@@ -232,13 +232,19 @@ async def _new_widget(account_id: int, code: str, name: str, *, is_default: bool
     return widget
 
 
-async def add_widget(actor: Employee, *, code: str, name: str, notification_emails: Iterable[str] = ()) -> Widget:
+async def add_widget(actor: Employee, *, code: str, name: str, notification_emails: Iterable[str] = (),
+                     excluded_employee_ids: Iterable[int] = ()) -> Widget:
+    """A widget with its e-mails and exclusions is one change: a bad employee id leaves no half-made widget."""
     require_admin(actor)
     emails = [normalize_email(e) for e in notification_emails]
-    widget = await _new_widget(actor.account_id, code, _name(name, "name"))
-    if emails:
-        widget.notification_emails = emails
-        await widget.save(update_fields=["notification_emails"])
+    excluded = list(excluded_employee_ids)
+    async with in_transaction():
+        widget = await _new_widget(actor.account_id, code, _name(name, "name"))
+        if emails:
+            widget.notification_emails = emails
+            await widget.save(update_fields=["notification_emails"])
+        if excluded:
+            await set_widget_exclusions(actor, widget.id, excluded)
     return widget
 
 

@@ -166,6 +166,31 @@ async def update_contact(actor: Employee, client_id: int, *, name: str | None = 
     return client
 
 
+_UNCHANGED = object()
+
+
+async def update_client(
+    actor: Employee,
+    client_id: int,
+    *,
+    name: str | None = None,
+    phone: str | None = None,
+    notes: str | None = None,
+    personal_manager_id: int | None | object = _UNCHANGED,
+    now: datetime | None = None,
+) -> Client:
+    """One edit of a client card is one change: a refused personal manager leaves the notes as they were."""
+    client = await get_in_account(Client, actor.account_id, client_id, what="client")
+    async with in_transaction():
+        if name is not None or phone is not None:
+            client = await update_contact(actor, client.id, name=name, phone=phone)
+        if notes is not None:
+            client = await update_notes(actor, client.id, notes)
+        if personal_manager_id is not _UNCHANGED:
+            client = await set_personal_manager(actor, client.id, personal_manager_id, now=now)
+    return client
+
+
 async def personal_manager_of_order(order: Order) -> Employee | None:
     client = await Client.get(id=order.client_id).prefetch_related("personal_manager")
     return client.personal_manager

@@ -169,9 +169,3 @@ async def had_dialog_before(employee_id: int, client_id: int, moment: datetime) 
     """SPEC's definition: the employee sent at least one message in the client's chat earlier than `moment`."""
     return await DialogRecord.filter(employee_id=employee_id, chat__client_id=client_id, first_at__lt=moment).exists()
 
-
-async def history(actor: Employee, client_id: int, *, limit: int = 100) -> list[Message]:
-    require_active(actor)
-    client = await get_in_account(Client, actor.account_id, client_id, what="client")
-    messages = await Message.filter(chat__client_id=client.id).order_by("-created_at", "-id").limit(limit)
-    return list(reversed(messages))

@@ -87,6 +87,13 @@ async def create_order(
     return order
 
 
+async def payable_order(client_id: int, order_id: int | None) -> Order | None:
+    """The order a customer may pay now: his own, and not paid, refunded or cancelled (a failed one may be retried)."""
+    if order_id is None:
+        return None
+    return await Order.get_or_none(id=order_id, client_id=client_id, status__in=OPEN_STATUSES)
+
+
 async def get_order(actor: Employee, order_id: int) -> Order:
     """Opening or viewing an order is not an action (SPEC §1.3): this reads and changes nothing."""
     require_active(actor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
@@ -11,7 +12,7 @@ from tortoise.transactions import in_transaction
 from sales.access import get_in_account, is_admin, require_active
 from sales.clock import utcnow
 from sales.errors import Conflict, Invalid, NotAllowed
-from storage.models import Employee, TelegramInvite
+from storage.models import Account, Employee, TelegramInvite
 
 INVITE_PREFIX = "staff-"
 INVITE_LIFETIME = timedelta(days=2)
@@ -36,8 +37,20 @@ async def create_invite(actor: Employee, employee_id: int, *, now: datetime | No
     )
 
 
-def is_invite_token(start_parameter: str) -> bool:
-    return start_parameter.startswith(INVITE_PREFIX)
+@dataclass(frozen=True)
+class InviteLink:
+    url: str
+    expires_at: datetime
+
+
+async def invite_link(actor: Employee, employee_id: int, *, now: datetime | None = None) -> InviteLink:
+    """The deep link an employee opens to link his Telegram: t.me/<the account's bot>?start=<invite>. Without a
+    connected bot there is nothing to open, and it is refused before an invite is written."""
+    account = await Account.get(id=actor.account_id)
+    if not account.bot_username:
+        raise Conflict("this account has no Telegram bot connected yet", field="bot")
+    invite = await create_invite(actor, employee_id, now=now)
+    return InviteLink(f"https://t.me/{account.bot_username}?start={invite.token}", invite.expires_at)
 
 
 async def redeem_invite(

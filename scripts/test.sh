@@ -6,7 +6,7 @@ bash scripts/services.sh
 bash scripts/setup.sh
 .venv/bin/ruff check .
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=30 "$@"
 status=$?
 set -e
 if [ "$status" = 5 ]; then

@@ -362,7 +362,7 @@ class Order(Model):
     order_manager: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
         "models.Employee", related_name="managed_orders", null=True, on_delete=fields.RESTRICT
     )
-    # A copy of the client's personal manager (SPEC §1.5), so that orders by personal manager are one index range
+    # A copy of the client's personal manager (SPEC §2.2, §2.3), so that orders by personal manager are one index range
     # instead of a walk through every order. The client's is the truth; sales.clients keeps this equal to it.
     personal_manager: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
         "models.Employee", related_name="personal_orders", null=True, on_delete=fields.RESTRICT

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from closer.app import create_app
-from closer.config import Settings
+from core.config import Settings
 from sales.accounts import hash_password
 from storage.db import close_database, open_database
 from storage.models import Employee

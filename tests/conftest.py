@@ -4,6 +4,12 @@ PostgreSQL is the server of `TEST_DATABASE_URL` (default: the local `test` datab
 its own there and drops it at the end, so two runs on one machine never reset each other's schema. When the server
 is unreachable its cases fail, saying so: a green run has checked the races and the processes too. Someone running a
 subset without PostgreSQL on purpose sets CLOSER_TESTS_WITHOUT_POSTGRES=1, and only then are they skipped.
+
+Redis is never the shared server (127.0.0.1:6379): its keys, its FLUSHDB and its pub/sub channels (global to a
+server, whatever the database number) would be every run's at once. The `redis_url` fixture starts a redis-server of
+the run's own on a free port and stops it at the end; tests that keep their keys apart take a database number of
+their own in it (`redis_database`). Tests that stop or freeze Redis start one of their own (tests/private_redis.py).
+Without `redis-server` on PATH these tests fail, saying so; CLOSER_TESTS_WITHOUT_REDIS=1 skips them instead.
 """
 
 from __future__ import annotations
@@ -11,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
 
 from storage.db import close_database, migrate, open_database
 from tests.dbtools import reset_postgres_schema, truncate_all
+from tests.private_redis import private_redis
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 # The one way to skip PostgreSQL's cases: asked for by name, never because the server happened to be down.
@@ -60,6 +67,18 @@ async def database_urls(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
     yield urls
     if urls["postgres"] is not None:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The URL (database 0) of this run's own redis-server, started on a free port and stopped at the end."""
+    with private_redis() as server:
+        yield server.url
+
+
+def redis_database(url: str, number: int) -> str:
+    """`url`'s server with database `number`: keys apart from the other numbers' (pub/sub channels are not)."""
+    return url.rsplit("/", 1)[0] + f"/{number}"
 
 
 def require_backend(urls: dict[str, str | None], backend: str) -> str:

@@ -18,6 +18,7 @@ from storage.models import (
     Offer,
     Order,
     PaymentResult,
+    TelegramInvite,
     Widget,
 )
 from tests.apitools import make_api
@@ -102,6 +103,13 @@ async def test_a_telegram_invite_is_a_deep_link_to_the_accounts_bot(api):
     await api.as_(api.shop.managers[0])
     status, body = await api.post(f"/api/v1/employees/{api.shop.managers[0].id}/telegram-invite")
     assert status == 201 and body["url"].startswith("https://t.me/shop_bot?start=staff-")
+
+
+async def test_an_invite_without_a_connected_bot_is_refused_and_writes_nothing(api):
+    await api.as_(api.shop.owner)
+    status, body = await api.post(f"/api/v1/employees/{api.shop.managers[0].id}/telegram-invite")
+    assert status == 409 and body["error"]["field"] == "bot"
+    assert await TelegramInvite.all().count() == 0
 
 
 async def test_a_manager_cannot_invite_a_colleague(api):

@@ -13,7 +13,7 @@ from storage.db import close_database, migrate, open_database
 from tests.conftest import require_backend
 from tests.dbtools import truncate_all
 from tests.factories import at, make_shop, new_client
-from tests.processes import free_port, serve, stop
+from harness.processes import free_port, serve, stop
 
 CHECKS = ",".join([
     "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance",

@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from closer.app import create_app
-from closer.config import Settings
+from core.config import Settings
 from storage.db import migrate
+from tests.conftest import redis_database
 
 
 @pytest.fixture
@@ -26,8 +27,8 @@ async def test_healthz_is_ok_on_the_embedded_default(aiohttp_client, sqlite_url)
     assert await response.json() == {"status": "ok", "checks": {"database": "ok"}}
 
 
-async def test_healthz_checks_redis_when_configured(aiohttp_client, sqlite_url):
-    settings = Settings(database_url=sqlite_url, redis_url="redis://127.0.0.1:6379/15")
+async def test_healthz_checks_redis_when_configured(aiohttp_client, sqlite_url, redis_url):
+    settings = Settings(database_url=sqlite_url, redis_url=redis_database(redis_url, 15))
     client = await aiohttp_client(create_app(settings, scheduler=False))
     body = await (await client.get("/healthz")).json()
     assert body["checks"] == {"database": "ok", "redis": "ok"}

@@ -17,6 +17,7 @@ from sales.assignment import assign_order, detach_idle_orders
 from sales.audit import order_history
 from sales.payments import PaymentNotice, apply_payment
 from storage.models import AssignmentLog, AssignmentReason, JobRun, Order, OrderStatus, Outbox, PaymentResult
+from tests.conftest import redis_database
 from tests.factories import T0, at, make_shop, new_client, reload
 
 DAY = 24 * 60  # minutes
@@ -147,8 +148,8 @@ async def test_two_schedulers_claim_each_tick_once_with_the_database_guard(db):
     assert await AssignmentLog.filter(order_id=order.id, reason=AssignmentReason.DETACHED).count() == 1
 
 
-async def test_two_schedulers_claim_each_tick_once_with_the_redis_guard():
-    redis = Redis.from_url("redis://127.0.0.1:6379/15", decode_responses=True)
+async def test_two_schedulers_claim_each_tick_once_with_the_redis_guard(redis_url):
+    redis = Redis.from_url(redis_database(redis_url, 15), decode_responses=True)
     try:
         job = f"test-{uuid.uuid4().hex}"
         a, b = RedisTickGuard(redis, ttl_seconds=60), RedisTickGuard(redis, ttl_seconds=60)

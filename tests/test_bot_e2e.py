@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import unused_port
 
 from closer.app import create_app
-from closer.config import Settings
+from core.config import Settings
 from sales import accounts, dialogs
 from sales.clock import utcnow
 from sales.payments import PaymentNotice, apply_payment
@@ -256,6 +256,31 @@ async def test_pressing_take_edits_the_alert_for_everyone(stack):
             )
         )
         assert not any(b["text"] == "Take" for row in edited["reply_markup"]["inline_keyboard"] for b in row)
+
+
+async def test_a_late_take_is_told_that_someone_else_took_it(stack):
+    """SPEC §3.5: the second *Take* changes nothing, and he is told so rather than "You took it"."""
+    await stack.say(CUSTOMER, "/start")
+    client = await _customer_client(stack)
+    staff = [await Employee.get(id=i) for i in stack.manager_ids[:2]]
+    order = await _flagged_order(stack, client)
+    now = utcnow()
+    for employee in staff:
+        await dialogs.record_outbound(employee, client.id, "hello", now=now - timedelta(minutes=5))
+    await apply_payment(PaymentNotice("generic", "evt-fail-late", str(order.id), PaymentResult.FAILED, occurred_at=now))
+    alerts = [
+        await eventually(lambda u=u: next((m for m in stack.chat(u) if "Payment failed" in (m.get("text") or "")), None))
+        for u in (STAFF[0], STAFF[1])
+    ]
+    answers = []
+    for user, alert in ((STAFF[1], alerts[1]), (STAFF[0], alerts[0])):
+        take = next(b for row in alert["reply_markup"]["inline_keyboard"] for b in row if b["text"] == "Take")
+        # force: the first press may already have edited the button away from the late one's alert.
+        update = await stack.world.user_presses(stack.bot, user, alert["message_id"], take["callback_data"], force=True)
+        callback_id = update["callback_query"]["id"]
+        await eventually(lambda c=callback_id: stack.world.callbacks[c]["answered"])
+        answers.append(stack.world.callbacks[callback_id]["answer_text"])
+    assert answers == ["You took it.", "Someone else already took it."]
 
 
 async def test_an_employee_links_telegram_with_his_invite(stack):

@@ -7,23 +7,24 @@ from aiohttp.test_utils import unused_port
 from redis.asyncio import Redis
 
 from closer.app import create_app
-from closer.config import Settings
+from core.config import Settings
 from sales import accounts
 from storage.db import close_database, migrate, open_database
 from storage.models import Account, Client
 from telegram_emulator.app import create_emulator_app
 from telegram_emulator.world import World
+from tests.conftest import redis_database
 from tests.test_bot_e2e import eventually
 
 TOKENS = {"A": "8101:bot-of-a", "B": "8102:bot-of-b"}
-REDIS_URL = "redis://127.0.0.1:6379/14"
 USER = 4242  # one person who talks to both companies' bots
 
 
 @pytest.fixture
-async def two_shops(tmp_path, aiohttp_server):
-    redis = Redis.from_url(REDIS_URL)
-    await redis.flushdb()
+async def two_shops(tmp_path, aiohttp_server, redis_url):
+    redis_url = redis_database(redis_url, 14)
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()  # the chat locks and bot state of the other test must not leak in
     await redis.aclose()
     world = World()
     for token in TOKENS.values():
@@ -40,7 +41,7 @@ async def two_shops(tmp_path, aiohttp_server):
         ids[name] = account.id
     await close_database(ctx)
     settings = Settings(
-        database_url=url, redis_url=REDIS_URL, telegram_api_url=str(emulator.make_url("")).rstrip("/"),
+        database_url=url, redis_url=redis_url, telegram_api_url=str(emulator.make_url("")).rstrip("/"),
         http_port=unused_port(),
     )
     await aiohttp_server(create_app(settings, scheduler=False))

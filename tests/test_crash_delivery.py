@@ -18,7 +18,7 @@ from telegram_emulator.world import World
 from tests.conftest import require_backend
 from tests.dbtools import truncate_all
 from tests.factories import at, make_shop, new_client
-from tests.processes import free_port, log_of, serve, serve_emulator, stop
+from harness.processes import free_port, log_of, serve, serve_emulator, stop
 
 TOKEN = "7100:crash-test-bot"
 STAFF = 100

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.sender import Unreachable
+from bot.pacing import Unreachable
 from delivery.worker import DeliveryWorker
 from sales import outbox
 from storage.models import Outbox, OutboxStatus

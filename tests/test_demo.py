@@ -126,3 +126,12 @@ async def test_outside_the_demo_nothing_can_make_a_payment_fail(database_urls, a
     await api.as_(api.shop.owner)
     assert (await api.post(f"/api/v1/demo/orders/{order.id}/fail-payment", {}))[0] == 404
     assert (await api.get("/api/v1/session"))[1]["demo"] is False
+
+
+def test_a_demo_variable_in_the_environment_does_not_switch_the_demo_on(monkeypatch):
+    from closer.cli import load_settings
+    from core.config import Settings
+
+    monkeypatch.setenv("DEMO", "true")
+    assert Settings().demo is True  # the variable is read: only the command line's settings ignore it
+    assert load_settings().demo is False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sales import dialogs
+from sales import dialogs, listing
 from sales.errors import Invalid, NotFound
 from storage.models import Chat, DialogRecord, Direction, Message, SenderKind
 from tests.factories import at, make_shop, new_client
@@ -89,10 +89,10 @@ async def test_employee_cannot_write_to_another_accounts_client(db):
     assert await Message.all().count() == 0
 
 
-async def test_history_is_in_time_order(db):
+async def test_a_chats_messages_are_listed_newest_first(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)
-    await dialogs.record_inbound(client, "question", now=at(1))
+    question = await dialogs.record_inbound(client, "question", now=at(1))
     await dialogs.record_outbound(shop.managers[0], client.id, "answer", now=at(2))
-    history = await dialogs.history(shop.managers[0], client.id)
-    assert [m.text for m in history] == ["question", "answer"]
+    page = await listing.messages(shop.managers[0], question.chat_id)
+    assert [m.text for m in page.rows] == ["answer", "question"]

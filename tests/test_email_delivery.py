@@ -14,7 +14,7 @@ from sales import accounts, outbox
 from sales.orders import create_order
 from storage.models import Client, Order, Outbox, OutboxStatus, Widget
 from tests.factories import at, make_shop, new_client
-from tests.processes import free_port
+from harness.processes import free_port
 
 
 class Mailbox:

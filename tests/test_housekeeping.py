@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from closer.config import Settings
+from core.config import Settings
 from jobs.guard import DatabaseTickGuard
 from jobs.housekeeping import run_housekeeping
 from jobs.scheduler import build_scheduler

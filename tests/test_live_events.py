@@ -14,12 +14,16 @@ from sales.payments import PaymentNotice, apply_payment
 from storage.db import close_database, migrate, open_database
 from storage.models import Employee, Order, PaymentResult
 from tests.apitools import PASSWORD, make_api
-from tests.conftest import require_backend
+from tests.conftest import redis_database, require_backend
 from tests.dbtools import truncate_all
 from tests.factories import at, make_shop, new_client
-from tests.processes import free_port, serve, stop
+from harness.processes import free_port, serve, stop
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
+
+@pytest.fixture
+def live_redis_url(redis_url: str) -> str:
+    """The run's own Redis, where the processes' live events meet."""
+    return redis_database(redis_url, 13)
 
 
 async def _next_event(ws, topic: str | None, timeout: float = 10.0) -> dict:
@@ -71,7 +75,7 @@ async def _log_in(session: aiohttp.ClientSession, base: str, email: str) -> str:
         return (await response.json())["csrf_token"]
 
 
-async def test_an_employee_connected_to_one_process_sees_what_another_process_did(database_urls):
+async def test_an_employee_connected_to_one_process_sees_what_another_process_did(database_urls, live_redis_url):
     url = require_backend(database_urls, "postgres")
     await migrate(url)
     ctx = await open_database(url)
@@ -88,8 +92,8 @@ async def test_an_employee_connected_to_one_process_sees_what_another_process_di
     target = shop.managers[1]
     a_port, b_port = free_port(), free_port()
     # A delivers nothing itself: the event can only reach its page from B, through Redis.
-    a = await serve(url, a_port, REDIS_URL=REDIS_URL, DELIVERY_WORKER="false")
-    b = await serve(url, b_port, REDIS_URL=REDIS_URL)
+    a = await serve(url, a_port, REDIS_URL=live_redis_url, DELIVERY_WORKER="false")
+    b = await serve(url, b_port, REDIS_URL=live_redis_url)
     try:
         async with _browser() as manager, _browser() as admin:
             await _log_in(manager, f"http://127.0.0.1:{a_port}", target.email)
@@ -175,7 +179,8 @@ async def test_managers_hear_of_unassigned_chats_and_their_assignee_of_a_handove
         assert [e for e in await _silent(watching) if e["topic"] == "message"] == []
 
 
-async def test_an_admin_connected_to_one_process_sees_a_message_written_through_another(database_urls):
+async def test_an_admin_connected_to_one_process_sees_a_message_written_through_another(database_urls,
+                                                                                         live_redis_url):
     url = require_backend(database_urls, "postgres")
     ctx = await open_database(url)
     await truncate_all()
@@ -191,8 +196,8 @@ async def test_an_admin_connected_to_one_process_sees_a_message_written_through_
     await close_database(ctx)
     a_port, b_port = free_port(), free_port()
     # A delivers nothing itself: the event can only reach its page from B, through Redis.
-    a = await serve(url, a_port, REDIS_URL=REDIS_URL, DELIVERY_WORKER="false")
-    b = await serve(url, b_port, REDIS_URL=REDIS_URL)
+    a = await serve(url, a_port, REDIS_URL=live_redis_url, DELIVERY_WORKER="false")
+    b = await serve(url, b_port, REDIS_URL=live_redis_url)
     try:
         async with _browser() as admin, _browser() as manager:
             await _log_in(admin, f"http://127.0.0.1:{a_port}", shop.admin.email)

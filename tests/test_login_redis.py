@@ -10,13 +10,13 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from closer.keys import REDIS
+from core.keys import REDIS
 from inbox.throttle import LOGIN_THROTTLE, email_key
 from storage.models import LoginFailure
 from tests.apitools import PASSWORD, make_api
 from tests.conftest import require_backend
 from tests.private_redis import private_redis
-from tests.processes import free_port
+from harness.processes import free_port
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -1,8 +1,8 @@
 """Log-in throttling (SPEC §7, issue 11 item 5): per address and per e-mail, and a locked-out attacker cannot lock the
 real user out of a correct password from another address.
 
-The rules run against each store the throttle counts in: the database (SQLite, PostgreSQL) and Redis (a private
-server). Then the same through the API, with the addresses callers are known by.
+The rules run against each store the throttle counts in: the database (SQLite, PostgreSQL) and Redis (the run's
+own server). Then the same through the API, with the addresses callers are known by.
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ import pytest
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from closer.config import Settings
+from core.config import Settings
 from inbox.throttle import DatabaseFailures, LoginThrottle, TooManyAttempts, client_address
 from storage.db import close_database, open_database
 from storage.models import LoginFailure
 from tests.apitools import PASSWORD, make_api
-from tests.conftest import require_backend
+from tests.conftest import redis_database, require_backend
 from tests.dbtools import truncate_all
 from tests.factories import at
-from tests.private_redis import private_redis
 
 VICTIM = "victim@shop.test"
 
@@ -37,22 +36,18 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def redis_server():
-    with private_redis() as server:
-        yield server
-
-
 @pytest.fixture(params=["sqlite", "postgres", "redis"])
-async def throttles(request, database_urls, redis_server) -> AsyncIterator:
+async def throttles(request, database_urls) -> AsyncIterator:
     """Makes throttles (one per "process") counting in the store named by the parameter, on one shared clock."""
     url = require_backend(database_urls, "sqlite" if request.param == "redis" else request.param)
+    # Only the Redis cases need the run's redis-server (and are left out with it).
+    redis_url = redis_database(request.getfixturevalue("redis_url"), 10) if request.param == "redis" else None
     ctx = await open_database(url)
     await truncate_all()
     redis = None
-    if request.param == "redis":
-        redis = Redis.from_url(redis_server.url, decode_responses=True)
-        await redis.flushall()
+    if redis_url is not None:
+        redis = Redis.from_url(redis_url, decode_responses=True)
+        await redis.flushdb()  # each test counts from zero
     clock = Clock()
 
     def make(**limits) -> LoginThrottle:

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from closer.app import create_app
-from closer.config import Settings
-from inbox.body import MAX_JSON_DEPTH, BadJson, load_json
+from core.config import Settings
+from webio.body import MAX_JSON_DEPTH, BadJson, load_json
 from inbox.routes import DEMO_ENDPOINTS, ENDPOINTS
 from providers.signatures import liqpay_signature, sign_timestamped
 from sales.accounts import hash_password

@@ -16,7 +16,7 @@ from telegram_emulator.world import World
 from tests.conftest import require_backend
 from tests.dbtools import truncate_all
 from tests.factories import make_shop
-from tests.processes import free_port, log_of, serve, serve_emulator, stop
+from harness.processes import free_port, log_of, serve, serve_emulator, stop
 
 TOKEN = "7500:one-poller-bot"
 CUSTOMERS = [90_000 + i for i in range(20)]

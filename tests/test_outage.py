@@ -27,7 +27,7 @@ from sales.sessions import issue_api_token
 from storage.db import close_database, migrate, open_database
 from storage.models import Order, PaymentEvent
 from tests.factories import at, make_shop, new_client
-from tests.processes import free_port, log_of, serve, stop
+from harness.processes import free_port, log_of, serve, stop
 
 SECRET = "outage-secret"
 BIN = Path(sorted(glob("/usr/lib/postgresql/*/bin"))[-1]) if glob("/usr/lib/postgresql/*/bin") else None

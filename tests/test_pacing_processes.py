@@ -20,7 +20,7 @@ from tests.conftest import require_backend
 from tests.dbtools import truncate_all
 from tests.factories import make_shop, new_client
 from tests.private_redis import private_redis
-from tests.processes import free_port, log_of, serve, serve_emulator, stop
+from harness.processes import free_port, log_of, serve, serve_emulator, stop
 
 TOKEN = "7300:pacing-bot"
 CHATS = 100

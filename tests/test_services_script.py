@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.processes import free_port
+from harness.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

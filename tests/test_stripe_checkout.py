@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import unused_port
 
-from closer.config import Settings
+from core.config import Settings
 from providers.stripe_checkout import CheckoutUnavailable, checkout_url
 from tests.test_bot_e2e import CUSTOMER, Stack, eventually, order_winter_tyres, start_stack
 

@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from bot.i18n import make_i18n
+from core.i18n import make_i18n
 from bot.registry import BotRegistry
-from bot.sender import RateLimiter
+from bot.pacing import RateLimiter
 from bot.session import default_limiter, make_session
 from delivery.telegram import TelegramChannel
 from delivery.worker import DeliveryWorker

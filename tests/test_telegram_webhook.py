@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from closer.app import create_app
-from closer.config import Settings
+from core.config import Settings
 from sales.accounts import create_account
 from storage.db import close_database, migrate, open_database
 from storage.models import Account, Message, TelegramUpdate

@@ -48,12 +48,12 @@ from storage.models import (
     TelegramUpdate,
 )
 from tests.apitools import PASSWORD
+from tests.conftest import redis_database
 from tests.factories import make_shop, new_client
-from tests.processes import free_port, log_of, serve, stop
+from harness.processes import free_port, log_of, serve, stop
 
 PROCESSES = 3
 CONCURRENCY = 30
-REDIS_URL = "redis://127.0.0.1:6379/12"
 PAYMENTS_SECRET = "three-processes-secret"
 BOT_TOKEN = "7300:three-processes-bot"
 BOT_ID = 7300
@@ -258,15 +258,16 @@ def _tally(answered: set[str], stored: list[str]) -> tuple[int, int]:
     return lost, doubled
 
 
-async def test_three_processes_take_3000_mixed_requests_losing_and_doubling_nothing(pg):
-    redis = Redis.from_url(REDIS_URL)
-    await redis.flushdb()  # conversation state and live events of earlier runs must not leak in
+async def test_three_processes_take_3000_mixed_requests_losing_and_doubling_nothing(pg, redis_url):
+    redis_url = redis_database(redis_url, 12)
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()  # conversation state of earlier tests in this run must not leak in
     await redis.aclose()
     started = utcnow()
     shop, owner_token, admin_token = await _shop()
 
     ports = [free_port() for _ in range(PROCESSES)]
-    env = {"REDIS_URL": REDIS_URL, "PAYMENTS_WEBHOOK_SECRET": PAYMENTS_SECRET, "LOG_LEVEL": "WARNING",
+    env = {"REDIS_URL": redis_url, "PAYMENTS_WEBHOOK_SECRET": PAYMENTS_SECRET, "LOG_LEVEL": "WARNING",
            # Webhook mode: updates come to /webhooks/telegram/{bot_id}; nobody polls (Telegram is unreachable).
            "WEBHOOK_BASE_URL": "https://closer.example"}
     # The processes start (seconds of imports each) while the rest is seeded; they load the bot at start.

@@ -9,7 +9,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, make_i18n
+from core.i18n import LOCALES_DIR, make_i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "es", "ru", "uk")

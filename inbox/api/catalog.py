@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from aiohttp import web
-from tortoise.transactions import in_transaction
 
 from inbox.auth import employee_of
-from inbox.body import parse, path_id
+from webio.body import parse, path_id
 from inbox.present import offer_out, widgets_out
 from inbox.respond import send
 from inbox.schemas import OfferIn, OfferPatch, WidgetIn, WidgetPatch
@@ -29,12 +28,9 @@ async def list_widgets(request: web.Request) -> web.Response:
 async def add_widget(request: web.Request) -> web.Response:
     body = await parse(request, WidgetIn)
     actor = employee_of(request)
-    # A widget and its exclusions are one change: a bad employee id leaves no half-made widget behind.
-    async with in_transaction():
-        widget = await accounts.add_widget(actor, code=body.code, name=body.name,
-                                           notification_emails=body.notification_emails)
-        if body.excluded_employee_ids:
-            await accounts.set_widget_exclusions(actor, widget.id, body.excluded_employee_ids)
+    widget = await accounts.add_widget(actor, code=body.code, name=body.name,
+                                       notification_emails=body.notification_emails,
+                                       excluded_employee_ids=body.excluded_employee_ids or ())
     return send((await widgets_out([widget]))[0], status=201)
 
 

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import Field
 
-from closer.keys import CLOCK
+from core.keys import CLOCK
 from inbox.auth import employee_of
-from inbox.body import parse, path_id
+from webio.body import parse, path_id
 from inbox.present import chats_out, history_out, messages_out
 from inbox.respond import PageQuery, query, send, send_page
 from inbox.schemas import ChatAssignIn, ChatStatusIn, MessageIn, UnreadOut

@@ -5,23 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
-from tortoise.transactions import in_transaction
+from pydantic import Field
 
-from closer.keys import CLOCK
+from core.keys import CLOCK
 from inbox.auth import employee_of
-from inbox.body import parse, path_id
+from webio.body import parse, path_id
 from inbox.present import clients_out, orders_out
-from inbox.respond import query, send, send_page
+from inbox.respond import PageQuery, query, send, send_page
 from inbox.schemas import ClientIn, ClientPatch
 from sales import clients, listing
 
 
-class ClientQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ClientQuery(PageQuery):
     search: Annotated[str, Field(max_length=200)] = ""
-    cursor: Annotated[str, Field(max_length=200)] | None = None
-    limit: Annotated[int, Field(ge=1, le=listing.MAX_PAGE)] | None = None
 
 
 async def list_clients(request: web.Request) -> web.Response:
@@ -46,17 +42,9 @@ async def update_client(request: web.Request) -> web.Response:
     body = await parse(request, ClientPatch)
     actor = employee_of(request)
     client = await listing.visible_client(actor, path_id(request))
-    given = body.model_fields_set
-    # One request, one change: a refused personal manager leaves the notes as they were.
-    async with in_transaction():
-        if body.name is not None or body.phone is not None:
-            client = await clients.update_contact(actor, client.id, name=body.name, phone=body.phone)
-        if body.notes is not None:
-            client = await clients.update_notes(actor, client.id, body.notes)
-        if "personal_manager_id" in given:
-            client = await clients.set_personal_manager(
-                actor, client.id, body.personal_manager_id, now=request.app[CLOCK]()
-            )
+    changes = {"personal_manager_id": body.personal_manager_id} if "personal_manager_id" in body.model_fields_set else {}
+    client = await clients.update_client(actor, client.id, name=body.name, phone=body.phone, notes=body.notes,
+                                         now=request.app[CLOCK](), **changes)
     return send((await clients_out([client]))[0])
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from closer.keys import CLOCK, SETTINGS
+from core.keys import CLOCK, SETTINGS
 from inbox.auth import employee_of
-from inbox.body import path_id
+from webio.body import path_id
 from inbox.present import important_out
 from inbox.respond import PageQuery, query, send, send_page
 from inbox.schemas import ImportantList

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from closer.keys import CLOCK
+from core.keys import CLOCK
 from inbox.auth import employee_of
-from inbox.body import path_id
+from webio.body import path_id
 from inbox.present import outbox_row_out, payment_event_out
 from inbox.respond import PageQuery, query, send, send_page
 from sales import listing, outbox

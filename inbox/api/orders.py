@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 
-from closer.keys import CLOCK
+from core.keys import CLOCK
 from inbox.auth import employee_of
-from inbox.body import parse, path_id
+from webio.body import parse, path_id
 from inbox.present import history_out, orders_out
-from inbox.respond import query, send, send_page
+from inbox.respond import PageQuery, query, send, send_page
 from inbox.schemas import (
     DemoFailureIn,
     DemoFailureOut,
@@ -32,8 +30,7 @@ from sales.errors import Invalid
 from storage.models import OrderStatus
 
 
-class OrderQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OrderQuery(PageQuery):
     status: OrderStatus | None = None
     order_manager_id: Id | None = None
     personal_manager_id: Id | None = None
@@ -42,8 +39,6 @@ class OrderQuery(BaseModel):
     created_from: Instant | None = None
     created_to: Instant | None = None
     unassigned: bool = False
-    cursor: Annotated[str, Field(max_length=200)] | None = None
-    limit: Annotated[int, Field(ge=1, le=listing.MAX_PAGE)] | None = None
 
 
 def _ids_from_query(raw: dict) -> dict:

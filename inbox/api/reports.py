@@ -1,4 +1,4 @@
-"""The commission report (SPEC §5.4): what each manager earned in a period."""
+"""The commission report (SPEC §1.5): what each manager earned in a period."""
 
 from __future__ import annotations
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from closer.keys import SETTINGS
+from core.keys import SETTINGS
 from inbox.auth import SESSION_COOKIE, employee_of
-from inbox.body import parse
+from webio.body import parse
 from inbox.present import employee_out
 from inbox.respond import send
 from inbox.schemas import LogIn, NewSession, NewToken, TokenIn

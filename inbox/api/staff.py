@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from closer.keys import CLOCK, SETTINGS
+from core.keys import CLOCK, SETTINGS
 from inbox.auth import csrf_of, employee_of
-from inbox.body import parse, path_id
+from webio.body import parse, path_id
 from inbox.present import employee_out
 from inbox.respond import send
 from inbox.schemas import AccountOut, AccountPatch, EmployeeIn, EmployeePatch, InviteOut, Me
 from sales import accounts, telegram_link
 from sales.access import require_active
-from sales.errors import Conflict
 from storage.models import Account, Employee
 
 
@@ -61,12 +60,8 @@ async def update_employee(request: web.Request) -> web.Response:
 
 async def telegram_invite(request: web.Request) -> web.Response:
     actor = employee_of(request)
-    invite = await telegram_link.create_invite(actor, path_id(request), now=request.app[CLOCK]())
-    account = await Account.get(id=actor.account_id)
-    if not account.bot_username:
-        raise Conflict("this account has no Telegram bot connected yet", field="bot")
-    username = account.bot_username
-    return send(InviteOut(url=f"https://t.me/{username}?start={invite.token}", expires_at=invite.expires_at), 201)
+    link = await telegram_link.invite_link(actor, path_id(request), now=request.app[CLOCK]())
+    return send(InviteOut(url=link.url, expires_at=link.expires_at), 201)
 
 
 async def get_account(request: web.Request) -> web.Response:

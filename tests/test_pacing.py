@@ -9,7 +9,7 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from bot.sender import RateLimiter, RedisRateLimiter
+from bot.pacing import RateLimiter, RedisRateLimiter
 from tests.private_redis import private_redis
 
 

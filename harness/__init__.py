@@ -1,0 +1,1 @@
+"""Starting closer's processes and the Telegram emulator for tests and benchmarks (not shipped)."""
