@@ -234,7 +234,8 @@ async def _flagged_order(stack: Stack, client: Client) -> Order:
     return await create_order(stack.account_id, client_id=client.id, offer_id=stack.flagged_offer_id)
 
 
-async def test_pressing_take_edits_the_alert_for_everyone(stack):
+async def _two_staff_alerted(stack, event_id: str) -> list[dict]:
+    """Two managers wrote to the customer; his flagged order's payment fails: each gets the Telegram alert."""
     await stack.say(CUSTOMER, "/start")
     client = await _customer_client(stack)
     staff = [await Employee.get(id=i) for i in stack.manager_ids[:2]]
@@ -242,11 +243,15 @@ async def test_pressing_take_edits_the_alert_for_everyone(stack):
     now = utcnow()
     for employee in staff:
         await dialogs.record_outbound(employee, client.id, "hello", now=now - timedelta(minutes=5))
-    await apply_payment(PaymentNotice("generic", "evt-fail-2", str(order.id), PaymentResult.FAILED, occurred_at=now))
-    alerts = [
+    await apply_payment(PaymentNotice("generic", event_id, str(order.id), PaymentResult.FAILED, occurred_at=now))
+    return [
         await eventually(lambda u=u: next((m for m in stack.chat(u) if "Payment failed" in (m.get("text") or "")), None))
         for u in (STAFF[0], STAFF[1])
     ]
+
+
+async def test_pressing_take_edits_the_alert_for_everyone(stack):
+    alerts = await _two_staff_alerted(stack, "evt-fail-2")
     take = next(b for row in alerts[1]["reply_markup"]["inline_keyboard"] for b in row if b["text"] == "Take")
     await stack.world.user_presses(stack.bot, STAFF[1], alerts[1]["message_id"], take["callback_data"])
     for user, alert in zip((STAFF[0], STAFF[1]), alerts, strict=True):
@@ -260,18 +265,7 @@ async def test_pressing_take_edits_the_alert_for_everyone(stack):
 
 async def test_a_late_take_is_told_that_someone_else_took_it(stack):
     """SPEC §3.5: the second *Take* changes nothing, and he is told so rather than "You took it"."""
-    await stack.say(CUSTOMER, "/start")
-    client = await _customer_client(stack)
-    staff = [await Employee.get(id=i) for i in stack.manager_ids[:2]]
-    order = await _flagged_order(stack, client)
-    now = utcnow()
-    for employee in staff:
-        await dialogs.record_outbound(employee, client.id, "hello", now=now - timedelta(minutes=5))
-    await apply_payment(PaymentNotice("generic", "evt-fail-late", str(order.id), PaymentResult.FAILED, occurred_at=now))
-    alerts = [
-        await eventually(lambda u=u: next((m for m in stack.chat(u) if "Payment failed" in (m.get("text") or "")), None))
-        for u in (STAFF[0], STAFF[1])
-    ]
+    alerts = await _two_staff_alerted(stack, "evt-fail-late")
     answers = []
     for user, alert in ((STAFF[1], alerts[1]), (STAFF[0], alerts[0])):
         take = next(b for row in alert["reply_markup"]["inline_keyboard"] for b in row if b["text"] == "Take")
