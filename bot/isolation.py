@@ -5,7 +5,6 @@ during an outage may handle them side by side — the database's row locks keep 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
@@ -13,6 +12,8 @@ from aiogram.fsm.storage.base import BaseEventIsolation, DefaultKeyBuilder, Stor
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from redis.asyncio import Redis
 from redis.exceptions import LockError, RedisError
+
+from storage.redis import REDIS_FAILURES, RedisFallback
 
 log = logging.getLogger(__name__)
 
@@ -28,29 +29,23 @@ class SharedIsolation(BaseEventIsolation):
         self.redis = redis
         self.key_builder = DefaultKeyBuilder(prefix=f"{prefix}:chat", with_bot_id=True)
         self.local = SimpleEventIsolation()
-        self._redis_back_at = 0.0
-        self._redis_down = False
+        self.redis_state = RedisFallback("chat locks", "each process locks its own", retry_seconds=self.RETRY_SECONDS)
 
     @asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
         shared = None
-        if time.monotonic() >= self._redis_back_at:
+        if self.redis_state.worth_trying():
             shared = self.redis.lock(self.key_builder.build(key, "lock"), timeout=self.LOCK_SECONDS,
                                      blocking_timeout=self.WAIT_SECONDS)
             try:
                 acquired = await shared.acquire()
-            except (RedisError, OSError) as exc:
+            except REDIS_FAILURES as exc:
                 shared = None
-                self._redis_back_at = time.monotonic() + self.RETRY_SECONDS
-                if not self._redis_down:
-                    self._redis_down = True
-                    log.warning("chat locks in this process only: redis unavailable", extra={"error": repr(exc)})
+                self.redis_state.failed(exc)
             else:
                 if not acquired:
                     raise TimeoutError("another process held this chat's lock too long")
-                if self._redis_down:
-                    self._redis_down = False
-                    log.info("chat locks shared through redis again")
+                self.redis_state.answered()
         if shared is None:
             async with self.local.lock(key):
                 yield

@@ -19,7 +19,8 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+from storage.redis import REDIS_FAILURES, RedisFallback
 
 log = logging.getLogger(__name__)
 
@@ -122,26 +123,20 @@ class RedisRateLimiter(Pace):
         self._script = redis.register_script(_RESERVE)
         self._prefix = f"{prefix}:pace"
         self._local = RateLimiter(per_bot, per_chat_interval, per_chat_burst, margin)
-        self._redis_back_at = 0.0
-        self._redis_down = False
+        self.redis_state = RedisFallback("pacing", "each process paces itself", retry_seconds=self.RETRY_SECONDS)
 
     async def reserve(self, bot_id: int, chat_id: int) -> tuple[bool, float]:
-        if time.monotonic() >= self._redis_back_at:
+        if self.redis_state.worth_trying():
             # The bot id as a hash tag: both keys in one slot, so the script also runs on a Redis Cluster.
             keys = [f"{self._prefix}:{{{bot_id}}}", f"{self._prefix}:{{{bot_id}}}:{chat_id}"]
             try:
                 async with asyncio.timeout(self.TIMEOUT_SECONDS):
                     reserved, delay = await self._script(
                         keys=keys, args=[self.bot_interval, self.chat_interval, self.chat_tolerance])
-            except (RedisError, OSError) as exc:
-                self._redis_back_at = time.monotonic() + self.RETRY_SECONDS
-                if not self._redis_down:
-                    self._redis_down = True
-                    log.warning("pacing in this process only: redis unavailable", extra={"error": repr(exc)})
+            except REDIS_FAILURES as exc:
+                self.redis_state.failed(exc)
             else:
-                if self._redis_down:
-                    self._redis_down = False
-                    log.info("pacing shared through redis again")
+                self.redis_state.answered()
                 return bool(reserved), float(delay)
         return await self._local.reserve(bot_id, chat_id)
 

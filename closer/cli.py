@@ -12,7 +12,6 @@ import time
 from aiohttp import web
 from pydantic import SecretStr
 
-from closer.app import create_app
 from core.config import Settings
 from closer.logs import setup_logging
 from sales.errors import DomainError
@@ -80,6 +79,9 @@ def load_settings() -> Settings:
 
 
 def _serve(settings: Settings, banner: str | None = None, emulator=None, reuse_port: bool = False) -> None:
+    # Imported here: the bot side (aiogram) costs seconds of CPU to import, which migrate and create-account skip.
+    from closer.app import create_app
+
     app = create_app(settings, emulator=emulator)
 
     def announce(_: object) -> None:

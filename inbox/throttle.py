@@ -20,7 +20,6 @@ import asyncio
 import hashlib
 import logging
 import secrets
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,12 +27,12 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 
 from aiohttp import web
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from tortoise.transactions import in_transaction
 
 from sales.clock import utcnow
 from sales.errors import DomainError
 from storage.models import LoginFailure
+from storage.redis import REDIS_FAILURES, RedisFallback
 
 log = logging.getLogger(__name__)
 
@@ -195,28 +194,22 @@ class LoginThrottle:
         self.clock = clock
         self.database = DatabaseFailures()
         self.redis = RedisFailures(redis) if redis is not None else None
-        self._redis_down = False
-        self._redis_resume_at = 0.0
+        self.redis_state = RedisFallback("login throttle", "failures counted in the database",
+                                         retry_seconds=self.REDIS_RETRY_SECONDS)
 
     def _refused(self) -> TooManyAttempts:
         minutes = max(1, round(self.window.total_seconds() / 60))
         return TooManyAttempts(f"too many failed log-ins; try again in {minutes} minutes", field="password")
 
     async def _use(self, operation: str, *args: object):
-        if self.redis is not None and time.monotonic() >= self._redis_resume_at:
+        if self.redis is not None and self.redis_state.worth_trying():
             try:
                 async with asyncio.timeout(self.REDIS_TIMEOUT):
                     result = await getattr(self.redis, operation)(*args)
-            except (RedisError, OSError) as error:  # OSError includes the TimeoutError of a hung Redis
-                self._redis_resume_at = time.monotonic() + self.REDIS_RETRY_SECONDS
-                if not self._redis_down:
-                    self._redis_down = True
-                    log.warning("login throttle: Redis unavailable, counting failures in the database",
-                                extra={"error": repr(error)})
+            except REDIS_FAILURES as error:
+                self.redis_state.failed(error)
             else:
-                if self._redis_down:
-                    self._redis_down = False
-                    log.info("login throttle: Redis is back, counting failures there again")
+                self.redis_state.answered()
                 return result
         return await getattr(self.database, operation)(*args)
 

@@ -6,11 +6,11 @@ import logging
 from typing import Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from tortoise.exceptions import IntegrityError
 
 from sales.clock import utcnow
 from storage.models import JobRun
+from storage.redis import REDIS_FAILURES, RedisFallback
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +39,13 @@ class RedisTickGuard:
         self._redis = redis
         self._ttl = ttl_seconds
         self._fallback = DatabaseTickGuard()
-        self._redis_down = False
+        self.redis_state = RedisFallback("job ticks", "claimed in the database", retry_seconds=0)
 
     async def claim(self, job: str, tick: int) -> bool:
         try:
             won = bool(await self._redis.set(f"closer:tick:{job}:{tick}", "1", nx=True, ex=self._ttl))
-        except (RedisError, OSError) as exc:
-            if not self._redis_down:
-                self._redis_down = True
-                log.warning("job ticks claimed in the database: redis unavailable", extra={"error": repr(exc)})
+        except REDIS_FAILURES as exc:
+            self.redis_state.failed(exc)
             return await self._fallback.claim(job, tick)
-        if self._redis_down:
-            self._redis_down = False
-            log.info("job ticks claimed in redis again")
+        self.redis_state.answered()
         return won

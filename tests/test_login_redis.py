@@ -96,7 +96,7 @@ async def test_a_frozen_redis_holds_a_login_up_about_a_second_not_forever(url, a
 async def test_counting_goes_back_to_redis_once_it_returns(url, aiohttp_client, redis_server):
     api = await make_api(url, aiohttp_client, settings={"redis_url": redis_server.url})
     app = api.client.server.app
-    app[LOGIN_THROTTLE].REDIS_RETRY_SECONDS = 0  # try Redis again at once rather than after 5 s
+    app[LOGIN_THROTTLE].redis_state.retry_seconds = 0  # try Redis again at once rather than after 5 s
     email = api.shop.managers[0].email
     redis_server.stop()
     assert await _log_in(api, email, "guess-guess") == 403

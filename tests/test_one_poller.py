@@ -46,7 +46,9 @@ async def _write(world: World, tag: str) -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize("processes", [2, 3])
+# Three processes: one polls, two wait; with the poller killed exactly one of the two must take over (two would
+# already show a second consumer). Two processes is the same path with one waiter, so it is not run again.
+@pytest.mark.parametrize("processes", [3])
 async def test_one_process_polls_and_another_takes_over_when_it_dies(database_urls, processes):
     url = require_backend(database_urls, "postgres")
     await migrate(url)

@@ -68,7 +68,9 @@ def _busiest_second(times: list[float]) -> int:
     return most
 
 
-@pytest.mark.parametrize("processes", [2, 4])
+# Four processes contend harder for the shared pace than the two replicas of docker-compose.yml; bench/fanout.py
+# measures the rate with one and with two for the figures.
+@pytest.mark.parametrize("processes", [4])
 async def test_processes_sharing_a_bot_keep_its_limits_together(database_urls, processes):
     url = require_backend(database_urls, "postgres")
     await migrate(url)
