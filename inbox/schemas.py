@@ -234,6 +234,23 @@ class CallIn(In):
     comment: Annotated[str, Field(max_length=10_000)] = ""
 
 
+class CommentIn(In):
+    text: Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
+class CommentOut(Out):
+    id: int
+    order_id: int
+    employee_id: int
+    text: str
+    created_at: datetime
+
+
+class OrderStatusIn(In):
+    # Which of them staff may set by hand is the domain's rule (sales.orders.set_status), answered 422 there.
+    status: Literal["new", "awaiting_payment", "paid", "failed", "cancelled", "refunded"]
+
+
 class CallListEntryOut(Out):
     order: OrderOut
     overdue: bool

@@ -30,6 +30,7 @@ from storage.models import (
     ImportantItem,
     Message,
     Order,
+    OrderComment,
     OrderStatus,
     Outbox,
     OutboxStatus,
@@ -261,6 +262,12 @@ async def visible_order(actor: Employee, order_id: int) -> Order:
     except NotFound:
         raise NotFound(f"order {order_id} not found", field="order_id") from None
     return order
+
+
+async def order_comments(actor: Employee, order_id: int) -> list[OrderComment]:
+    """The comments on an order he may see, oldest first (a thread reads top down)."""
+    order = await visible_order(actor, order_id)
+    return await OrderComment.filter(order_id=order.id).order_by("created_at", "id")
 
 
 @dataclass(frozen=True)

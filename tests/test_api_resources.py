@@ -17,6 +17,7 @@ from storage.models import (
     Message,
     Offer,
     Order,
+    OrderComment,
     PaymentResult,
     TelegramInvite,
     Widget,
@@ -347,6 +348,49 @@ async def test_a_call_with_an_unknown_outcome_is_refused(api):
     status, body = await api.post(f"/api/v1/orders/{order.id}/calls", {"outcome": "maybe"})
     assert status == 422 and body["error"]["field"] == "outcome"
     assert await CallLog.all().count() == 0
+
+
+async def test_a_comment_by_the_order_manager_is_listed_and_counts_as_his_action(api):
+    order = await _order(api.shop, manager=api.shop.managers[0])
+    await Order.filter(id=order.id).update(last_action_at=at(0))
+    await api.as_(api.shop.managers[0])
+    status, body = await api.post(f"/api/v1/orders/{order.id}/comments", {"text": "  asked for an invoice  "})
+    assert status == 201 and body["text"] == "asked for an invoice"
+    assert (await Order.get(id=order.id)).last_action_at > at(0)  # SPEC §1.3: auto-detach counts from here
+    status, listed = await api.get(f"/api/v1/orders/{order.id}/comments")
+    assert status == 200 and [c["text"] for c in listed["items"]] == ["asked for an invoice"]
+
+
+async def test_a_manager_cannot_comment_on_a_colleagues_order(api):
+    order = await _order(api.shop, manager=api.shop.managers[0])
+    await api.as_(api.shop.managers[1])
+    status, _ = await api.post(f"/api/v1/orders/{order.id}/comments", {"text": "mine now"})
+    assert status in (403, 404)
+    assert await OrderComment.all().count() == 0
+
+
+async def test_staff_cannot_mark_an_order_paid_by_hand(api):
+    order = await _order(api.shop, manager=api.shop.managers[0])
+    await api.as_(api.shop.managers[0])
+    status, body = await api.post(f"/api/v1/orders/{order.id}/status", {"status": "paid"})
+    assert status == 422 and body["error"]["field"] == "status"
+    assert (await Order.get(id=order.id)).status == "new"
+
+
+async def test_the_order_manager_cancels_an_unpaid_order(api):
+    order = await _order(api.shop, manager=api.shop.managers[0])
+    await api.as_(api.shop.managers[0])
+    status, body = await api.post(f"/api/v1/orders/{order.id}/status", {"status": "cancelled"})
+    assert status == 200 and body["status"] == "cancelled"
+
+
+async def test_a_sent_payment_link_makes_a_new_order_await_payment(api):
+    order = await _order(api.shop, manager=api.shop.managers[0])
+    await Order.filter(id=order.id).update(last_action_at=at(0))
+    await api.as_(api.shop.managers[0])
+    status, body = await api.post(f"/api/v1/orders/{order.id}/payment-link-sent")
+    assert status == 200 and body["status"] == "awaiting_payment"
+    assert (await Order.get(id=order.id)).last_action_at > at(0)
 
 
 # --- chats

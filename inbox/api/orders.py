@@ -19,9 +19,13 @@ from inbox.schemas import (
     CallListEntryOut,
     CallListOut,
     CallOut,
+    CommentIn,
+    CommentOut,
     Id,
     Instant,
     OrderIn,
+    OrderStatusIn,
+    list_of,
 )
 from sales import assignment, audit, listing, orders, payments
 from sales.access import require_active
@@ -105,6 +109,35 @@ async def record_call(request: web.Request) -> web.Response:
     )
     return send(CallOut(id=call.id, order_id=call.order_id, outcome=str(call.outcome), call_back_at=call.call_back_at,
                         comment=call.comment, created_at=call.created_at), status=201)
+
+
+def _comment_out(comment) -> CommentOut:
+    return CommentOut(id=comment.id, order_id=comment.order_id, employee_id=comment.employee_id, text=comment.text,
+                      created_at=comment.created_at)
+
+
+async def add_comment(request: web.Request) -> web.Response:
+    """SPEC §1.3: a comment is an action of the order manager (it keeps him attached)."""
+    body = await parse(request, CommentIn)
+    comment = await orders.add_comment(employee_of(request), path_id(request), body.text, now=request.app[CLOCK]())
+    return send(_comment_out(comment), status=201)
+
+
+async def list_comments(request: web.Request) -> web.Response:
+    comments = await listing.order_comments(employee_of(request), path_id(request))
+    return send(list_of(CommentOut)(items=[_comment_out(c) for c in comments]))
+
+
+async def set_status(request: web.Request) -> web.Response:
+    body = await parse(request, OrderStatusIn)
+    order = await orders.set_status(employee_of(request), path_id(request), body.status, now=request.app[CLOCK]())
+    return send((await orders_out([order]))[0])
+
+
+async def payment_link_sent(request: web.Request) -> web.Response:
+    """He sent the client a payment link (outside closer): an action, and a new order now awaits payment."""
+    order = await orders.mark_payment_link_sent(employee_of(request), path_id(request), now=request.app[CLOCK]())
+    return send((await orders_out([order]))[0])
 
 
 async def call_list(request: web.Request) -> web.Response:
