@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
+from core import links
 from sales import outbox
 from storage.models import Client, Employee, Offer, Order, Outbox, Widget
 
@@ -72,7 +73,7 @@ class EmailChannel:
             f"Client:   {client_name} {client.email or ''}\n"
             f"Offer:    {offer.title}, {order.amount} {order.currency}\n"
             f"Manager:  {manager.name if manager else 'nobody yet'}\n\n"
-            f"Open it:  {self.public_url}/inbox/orders?client_id={client.id}\n"
+            f"Open it:  {links.order_url(self.public_url, order.id)}\n"
         )
         return message
 

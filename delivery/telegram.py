@@ -13,6 +13,7 @@ from aiogram.utils.i18n import I18n
 from bot.registry import BotRegistry
 from bot.pacing import Unreachable
 from bot.callbacks import TakeChat, TakeImportant
+from core import links
 from sales import outbox
 from sales.reachability import mark_unreachable
 from storage.models import Chat, Client, Employee, ImportantItem, Message, Offer, Order, Outbox, StaffRelay
@@ -83,8 +84,9 @@ class TelegramChannel:
         except TelegramForbiddenError as exc:
             raise Unreachable(exc.message) from exc
 
-    def _link(self, text: str, path: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(text=text, url=f"{self.public_url}{path}")
+    @staticmethod
+    def _link(text: str, url: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=text, url=url)
 
     async def _to_client(self, bot: Bot, row: Outbox) -> bool:
         client = await Client.get(id=row.client_id)
@@ -103,7 +105,7 @@ class TelegramChannel:
         chat = await message.chat
         sent = await self._send(
             bot, employee.telegram_chat_id, text, InlineKeyboardMarkup(
-                inline_keyboard=[[self._link(self._("Open chat", lang), f"/inbox/chats/{chat.id}")]]
+                inline_keyboard=[[self._link(self._("Open chat", lang), links.chat_url(self.public_url, chat.id))]]
             )
         )
         await self._relay(employee, sent, client.id, row.account_id)
@@ -118,7 +120,7 @@ class TelegramChannel:
 
     def _chat_buttons(self, chat_id: int, assignee_id: int | None, lang: str) -> InlineKeyboardMarkup:
         return InlineKeyboardMarkup(inline_keyboard=[[
-            self._link(self._("Open chat", lang), f"/inbox/chats/{chat_id}"),
+            self._link(self._("Open chat", lang), links.chat_url(self.public_url, chat_id)),
             InlineKeyboardButton(text=self._("Take", lang),
                                  callback_data=TakeChat(chat_id=chat_id, assignee_id=assignee_id or 0).pack()),
         ]])
@@ -163,7 +165,7 @@ class TelegramChannel:
             amount=order.amount,
             currency=order.currency,
         )
-        markup = InlineKeyboardMarkup(inline_keyboard=[[self._link(self._("Open order", lang), f"/inbox/orders?order={order.id}")]])
+        markup = InlineKeyboardMarkup(inline_keyboard=[[self._link(self._("Open order", lang), links.order_url(self.public_url, order.id))]])
         await self._send(bot, employee.telegram_chat_id, text, markup)
         return True
 
@@ -210,8 +212,8 @@ class TelegramChannel:
 
     def _alert_markup(self, item: ImportantItem, lang: str) -> InlineKeyboardMarkup:
         rows = [
-            [self._link(self._("Open chat", lang), f"/inbox/chats/{item.chat_id}")],
-            [self._link(self._("Open offer", lang), f"/inbox/offers/{item.offer_id}")],
+            [self._link(self._("Open chat", lang), links.chat_url(self.public_url, item.chat_id))],
+            [self._link(self._("Open offer", lang), links.offer_url(self.public_url, item.offer_id))],
         ]
         if item.taken_by_id is None and item.resolved_at is None:
             rows.append([InlineKeyboardButton(text=self._("Take", lang), callback_data=TakeImportant(item_id=item.id).pack())])

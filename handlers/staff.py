@@ -9,6 +9,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from core import links
 from core.config import Settings
 from bot.callbacks import TakeChat, TakeImportant
 from handlers.filters import CommandText, IsStaff, ReplyText
@@ -49,7 +50,7 @@ async def my_important(message: Message, employee: Employee, settings: Settings)
                 client=escape(client.name or client.email or str(client.id)),
                 when=item.failed_at.strftime("%Y-%m-%d %H:%M UTC"),
             )
-            + f"\n{settings.public_url}/inbox/chats/{item.chat_id}"
+            + "\n" + links.chat_url(settings.public_url, item.chat_id)
         )
     await message.answer("\n\n".join(lines))
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from core import links
 from inbox.schemas import (
     ChatOut,
     ClientOut,
@@ -172,7 +173,7 @@ async def important_out(items: Sequence[ImportantItem], public_url: str) -> list
             id=item.id, client=ClientRef(id=client.id, name=client_name(client), email=client.email),
             failed_at=item.failed_at, reason=item.reason, seen=item.seen_at is not None,
             taken_by=staff.get(item.taken_by_id), resolved=item.resolved_at is not None, chat_id=item.chat_id,
-            chat_url=f"{public_url}/inbox/chats/{item.chat_id}", offer_url=f"{public_url}/inbox/offers/{item.offer_id}",
+            chat_url=links.chat_url(public_url, item.chat_id), offer_url=links.offer_url(public_url, item.offer_id),
             offer=OfferRef(id=item.offer_id, title=offers[item.offer_id]), order_id=item.order_id,
         ))
     return out

@@ -68,6 +68,7 @@ async def test_a_new_order_mails_the_widgets_addresses_with_its_manager(db, smtp
     mail = message_from_bytes(content)
     manager = await (await Order.get(id=order.id)).order_manager
     assert f"#{order.id}" in mail["Subject"] and manager.name in mail.get_payload()
+    assert f"https://closer.example/inbox/orders?order={order.id}\r\n" in mail.get_payload()  # opens this order
     assert (await Outbox.get(kind=outbox.ORDER_CREATED_EMAIL)).status == OutboxStatus.SENT
 
 

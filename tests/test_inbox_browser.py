@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
+from core import links
 from sales import conversations, dialogs, outbox
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
@@ -143,6 +144,23 @@ async def test_assigning_two_of_three_selected_orders_changes_only_those_two(bro
     assert managers == [second.id, first.id, second.id]
     OUTPUT.mkdir(exist_ok=True)
     await page.screenshot(path=str(OUTPUT / "orders-page.png"), full_page=True)
+    assert page.errors == []
+
+
+async def test_the_open_order_link_of_a_ping_shows_that_order_with_its_details(browser, inbox):
+    client = await new_client(inbox.shop, name="Iryna")
+    for _ in range(2):
+        await create_order(inbox.shop.account.id, client_id=client.id, offer_id=inbox.shop.offer.id, now=at(0))
+    wanted = await create_order(inbox.shop.account.id, client_id=client.id, offer_id=inbox.shop.offer.id, now=at(0))
+    page = await logged_in(browser, inbox, inbox.shop.owner)
+    url = links.order_url(base_of(inbox), wanted.id)  # what the Telegram ping and the e-mail link to
+    await page.goto(url)
+    await expect(page.locator("body")).to_have_attribute("data-ready", "yes")
+    await expect(page.locator("#orders-table tbody tr[data-order]")).to_have_count(1)
+    await expect(page.locator(f"#orders-table tbody tr[data-order='{wanted.id}']")).to_be_visible()
+    await expect(page.locator(".order-detail")).to_be_visible()
+    await page.click("#filters button[type=submit]")  # the filters show every order again
+    await expect(page.locator("#orders-table tbody tr[data-order]")).to_have_count(3)
     assert page.errors == []
 
 

@@ -539,18 +539,25 @@ async function ordersPage() {
   for (const [key, value] of params) if (form.elements[key]) form.elements[key].value = value;
 
   const body = document.querySelector("#orders-table tbody");
+  // ?order=N (the link of a new-order ping or e-mail): that order alone, its details open, until the filters are used.
+  let only = /^[0-9]+$/.test(params.get("order") || "") ? params.get("order") : null;
   async function draw() {
-    const query = new URLSearchParams();
-    for (const element of form.elements) {
-      if (!element.name || !element.value) continue;
-      const value = element.type === "date" ? new Date(element.value + "T00:00:00").toISOString() : element.value;
-      query.set(element.name, value);
+    let items = [];
+    if (only) {
+      try { items = [await api("GET", `/orders/${only}`)]; } catch { items = []; }
+    } else {
+      const query = new URLSearchParams();
+      for (const element of form.elements) {
+        if (!element.name || !element.value) continue;
+        const value = element.type === "date" ? new Date(element.value + "T00:00:00").toISOString() : element.value;
+        query.set(element.name, value);
+      }
+      query.set("limit", "200");
+      items = (await api("GET", "/orders?" + query)).items;
     }
-    query.set("limit", "200");
-    const page = await api("GET", "/orders?" + query);
     clear(body);
     const status = STATUS();
-    for (const o of page.items) {
+    for (const o of items) {
       const row = el("tr", { "data-order": o.id, class: o.status === "failed" ? "failed" : "" },
         el("td", {}, el("input", { type: "checkbox", class: "pick", value: o.id })),
         el("td", {}, el("a", { href: "#", class: "order-link", onclick: (e) => { e.preventDefault(); orderDetail(o, row); } },
@@ -566,9 +573,14 @@ async function ordersPage() {
         } }, t("Take"))));
       body.append(row);
     }
-    if (!page.items.length) body.append(el("tr", {}, el("td", { colspan: 9, class: "empty" }, t("Nothing here"))));
+    if (!items.length) body.append(el("tr", {}, el("td", { colspan: 9, class: "empty" }, t("Nothing here"))));
+    if (only && items.length) await orderDetail(items[0], body.querySelector(`tr[data-order='${items[0].id}']`));
   }
-  form.addEventListener("submit", (event) => { event.preventDefault(); draw(); });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (only) { only = null; history.replaceState(null, "", location.pathname); }
+    draw();
+  });
 
   const assignee = staffSelect(employees, null, { empty: t("Choose"), name: "assignee" });
   const admin = ME.employee.role !== "manager";

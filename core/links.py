@@ -1,0 +1,21 @@
+"""The inbox's addresses, built in one place for every message that points a person into it (Telegram buttons,
+e-mails, API fields). Each is a page route of inbox/pages.py; the browser tests open them."""
+
+from __future__ import annotations
+
+
+def chat_url(public_url: str, chat_id: int) -> str:
+    return f"{public_url}/inbox/chats/{chat_id}"
+
+
+def client_url(public_url: str, client_id: int) -> str:
+    return f"{public_url}/inbox/clients/{client_id}"
+
+
+def order_url(public_url: str, order_id: int) -> str:
+    """The orders page showing this one order with its details open."""
+    return f"{public_url}/inbox/orders?order={order_id}"
+
+
+def offer_url(public_url: str, offer_id: int) -> str:
+    return f"{public_url}/inbox/offers/{offer_id}"
