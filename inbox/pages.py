@@ -24,6 +24,7 @@ from webio.body import path_id
 from inbox.present import employee_out
 from inbox.texts import UI_TEXTS
 from sales import listing
+from sales.dialogs import MAX_MESSAGE
 from sales.access import get_in_account, is_admin
 from sales.clients import SUPPORTED_LANGUAGES
 from sales.errors import NotFound
@@ -97,7 +98,7 @@ def page(name: str, template: str, find: Finder | None = None):
                 raise web.HTTPNotFound() from None
         language = _language(request, employee)
         me = {"employee": employee_out(employee).model_dump(mode="json"), "csrf_token": session.csrf_token,
-              "language": language, "demo": request.app[SETTINGS].demo}
+              "language": language, "demo": request.app[SETTINGS].demo, "max_message": MAX_MESSAGE}
         return _render(request, template, language, {
             "page": name, "object_id": object_id, "employee": employee, "admin": is_admin(employee),
             "me_json": _json(me),

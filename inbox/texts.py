@@ -25,6 +25,8 @@ UI_TEXTS: tuple[str, ...] = (
     _("Chat"),
     _("Write to the client"),
     _("Send"),
+    _("Characters left"),
+    _("Too long for one Telegram message: shorten it"),
     _("Client"),
     _("Log in"),
     _("E-mail"),

@@ -12,7 +12,7 @@ from core import links
 from sales import conversations, dialogs, outbox
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
-from storage.models import Account, Chat, ChatStatus, Client, Order, Outbox, OutboxStatus, PaymentResult
+from storage.models import Account, Chat, ChatStatus, Client, Message, Order, Outbox, OutboxStatus, PaymentResult
 from tests.apitools import PASSWORD, make_api
 from tests.conftest import require_backend
 from tests.factories import at, new_client
@@ -255,6 +255,29 @@ async def test_a_manager_sees_unread_counts_on_mine_and_opening_the_chat_clears_
     await expect(row).to_contain_text("Is anyone there?")
     await expect(row.locator(".unread-badge")).to_have_count(0)
     await expect(mine).to_be_hidden()
+    assert page.errors == []
+
+
+async def test_a_reply_over_telegrams_limit_is_refused_whole_not_cut(browser, inbox):
+    manager = inbox.shop.managers[0]
+    client = await new_client(inbox.shop, name="Olha")
+    message = await dialogs.record_inbound(client, "Tell me everything", now=at(1))
+    await conversations.assign_chat(inbox.shop.admin, message.chat_id, manager.id)
+    page = await logged_in(browser, inbox, manager)
+    await open_page(page, inbox, f"/inbox/chats/{message.chat_id}")
+    left = page.locator("#reply-left")
+    await expect(left).to_have_text("Characters left: 4096")
+    await page.fill("#reply textarea", "я" * 5000)  # one code point each, as Telegram counts
+    await expect(left).to_have_text("Characters left: -904")
+    await expect(left).to_have_class("left over")
+    await page.click("#reply button[type=submit]")
+    await expect(page.locator("#flash")).to_have_text("Too long for one Telegram message: shorten it")
+    assert len(await page.input_value("#reply textarea")) == 5000  # kept whole, to be shortened
+    assert await Message.filter(chat_id=message.chat_id).count() == 1  # nothing was sent
+    await page.fill("#reply textarea", "я" * 4096)
+    await page.click("#reply button[type=submit]")
+    await expect(left).to_have_text("Characters left: 4096")
+    assert await Message.filter(chat_id=message.chat_id, direction="out").count() == 1
     assert page.errors == []
 
 

@@ -5,6 +5,8 @@
 const PAGE = document.body.dataset.page;
 const ME = JSON.parse(document.getElementById("me").textContent);
 const TEXTS = JSON.parse(document.getElementById("texts").textContent);
+// Telegram's limit for one message, from the rule (sales.dialogs.MAX_MESSAGE), which the server also applies.
+const MAX_MESSAGE = ME.max_message;
 const t = (id) => TEXTS[id] || id;
 
 function el(tag, attrs = {}, ...children) {
@@ -357,12 +359,28 @@ async function chatPage() {
       el("a", { href: "/inbox/" }, t("Inbox"))));
     document.getElementById("reply").hidden = true;
   }
-  document.getElementById("reply").addEventListener("submit", async (event) => {
+  // The composer grows with the text and counts down to Telegram's limit; over it, the text is refused as it is,
+  // never cut (a pasted text longer than a maxlength would be, silently).
+  const reply = document.getElementById("reply");
+  const box = reply.elements.text;
+  const left = document.getElementById("reply-left");
+  const length = () => [...box.value].length;  // code points, as the server and Telegram count
+  const counted = () => {
+    const remaining = MAX_MESSAGE - length();
+    left.textContent = `${t("Characters left")}: ${remaining}`;
+    left.classList.toggle("over", remaining < 0);
+    box.style.height = "auto";
+    box.style.height = `${box.scrollHeight}px`;
+  };
+  box.addEventListener("input", counted);
+  counted();
+  reply.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const box = event.target.elements.text;
     if (!box.value.trim()) return;
+    if (length() > MAX_MESSAGE) { flash(t("Too long for one Telegram message: shorten it"), true); return; }
     await api("POST", `/chats/${chatId}/messages`, { text: box.value });
     box.value = "";
+    counted();
     drawHistory();
   });
   const readSoon = debounce(async () => {
