@@ -12,7 +12,7 @@ from core import links
 from sales import conversations, dialogs, outbox
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
-from storage.models import Account, Chat, ChatStatus, Client, Message, Order, Outbox, OutboxStatus, PaymentResult
+from storage.models import Account, Chat, ChatStatus, Client, Employee, Message, Order, Outbox, OutboxStatus, PaymentResult
 from tests.apitools import PASSWORD, make_api
 from tests.conftest import require_backend
 from tests.factories import at, new_client
@@ -161,6 +161,17 @@ async def test_the_open_order_link_of_a_ping_shows_that_order_with_its_details(b
     await expect(page.locator(".order-detail")).to_be_visible()
     await page.click("#filters button[type=submit]")  # the filters show every order again
     await expect(page.locator("#orders-table tbody tr[data-order]")).to_have_count(3)
+    assert page.errors == []
+
+
+async def test_an_orders_history_names_its_reasons_in_the_employees_language(browser, inbox):
+    client = await new_client(inbox.shop, name="Petro")
+    order = await create_order(inbox.shop.account.id, client_id=client.id, offer_id=inbox.shop.offer.id, now=at(0))
+    await Employee.filter(id=inbox.shop.owner.id).update(language="ru")
+    page = await logged_in(browser, inbox, inbox.shop.owner)
+    await page.goto(links.order_url(base_of(inbox), order.id))
+    await expect(page.locator(".order-detail .audit li")).to_contain_text("Ротация")  # not the code "rotation"
+    await expect(page.locator(".order-detail .audit")).not_to_contain_text("rotation")
     assert page.errors == []
 
 

@@ -78,6 +78,12 @@ const CHAT_REASONS = () => ({
   rotation: t("Rotation"), owner_fallback: t("Owner (nobody else available)"), take: t("Taken"),
   manual: t("Assigned manually"), handover: t("Handed over"), unanswered: t("No reply in time"),
 });
+// Why an order went to its manager or left him (the order's audit trail, SPEC §1.6).
+const ORDER_REASONS = () => ({
+  sticky: t("Previous manager"), rotation: t("Rotation"), fallback: t("Owner (nobody else available)"),
+  manual: t("Assigned manually"), group: t("Group assignment"), taken: t("Taken"),
+  detached: t("Detached: no action in time"), personal: t("Personal manager"),
+});
 const OUTCOMES = () => ({
   no_answer: t("No answer"), call_back: t("Call back"), talked: t("Talked"),
   promised_to_pay: t("Promised to pay"), refused: t("Refused"),
@@ -633,7 +639,7 @@ async function orderDetail(order, row) {
     el("p", {}, t("Customer information"), ": ", order.customer_info || "—"),
     el("h4", {}, t("History")),
     el("ul", { class: "audit" }, history.items.map((h) => el("li", {},
-      `${when(h.created_at)} · ${h.reason} · ${names[h.from_employee_id] || "—"} → ${names[h.to_employee_id] || "—"}`)))));
+      `${when(h.created_at)} · ${ORDER_REASONS()[h.reason] || h.reason} · ${names[h.from_employee_id] || "—"} → ${names[h.to_employee_id] || "—"}`)))));
   row.after(detail);
 }
 
