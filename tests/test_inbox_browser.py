@@ -244,6 +244,18 @@ async def test_a_manager_does_not_see_what_went_astray(browser, inbox):
     assert page.errors == []
 
 
+async def test_a_manager_is_offered_only_what_he_may_change(browser, inbox):
+    me, colleague = inbox.shop.managers[0], inbox.shop.managers[1]
+    page = await logged_in(browser, inbox, me)
+    await open_page(page, inbox, "/inbox/settings")
+    own, other = (page.locator(f"#employees tr[data-employee='{e.id}']") for e in (me, colleague))
+    await expect(own.get_by_role("button", name="Save")).to_be_visible()
+    await expect(other.get_by_role("button")).to_have_count(0)  # no Save, no invite link for a colleague
+    for hidden in ("#new-employee", "#new-widget", "#save-detach", "#save-first-response"):
+        await expect(page.locator(hidden)).to_be_hidden()
+    assert page.errors == []
+
+
 # --- conversations (SPEC §10)
 
 

@@ -733,7 +733,9 @@ async function settingsPage() {
     } }, t("Telegram invite link"));
     staffBody.append(el("tr", { "data-employee": e.id }, el("td", {}, e.name), el("td", {}, e.email), el("td", {}, role),
       el("td", {}, away), el("td", {}, active), el("td", {}, capacity), el("td", {}, rate),
-      el("td", {}, e.telegram_linked ? "✓" : (admin || e.id === ME.employee.id ? invite : "")), el("td", {}, save)));
+      el("td", {}, e.telegram_linked ? "✓" : (admin || e.id === ME.employee.id ? invite : "")),
+      // A manager changes only his own row (his away flag); a Save on a colleague's row would only answer 403.
+      el("td", {}, admin || e.id === ME.employee.id ? save : "")));
   }
   const newEmployee = document.getElementById("new-employee");
   newEmployee.hidden = !admin;
