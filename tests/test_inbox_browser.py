@@ -12,7 +12,7 @@ from core import links
 from sales import conversations, dialogs, outbox
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
-from storage.models import Account, Chat, ChatStatus, Client, Employee, Message, Order, Outbox, OutboxStatus, PaymentResult
+from storage.models import Account, Chat, ChatStatus, Client, Employee, Message, Offer, Order, Outbox, OutboxStatus, PaymentResult
 from tests.apitools import PASSWORD, make_api
 from tests.conftest import require_backend
 from tests.factories import at, new_client
@@ -256,6 +256,35 @@ async def test_a_manager_is_offered_only_what_he_may_change(browser, inbox):
     assert page.errors == []
 
 
+async def test_an_admin_edits_an_offer_and_archives_it(browser, inbox):
+    offer = inbox.shop.offer
+    page = await logged_in(browser, inbox, inbox.shop.admin)
+    await open_page(page, inbox, f"/inbox/offers/{offer.id}")
+    await page.fill("#edit-offer input[name=title]", "Evening course")
+    await page.fill("#edit-offer input[name=price]", "150.50")
+    await page.click("#edit-offer button[type=submit]")
+    await expect(page.locator("#offer-title")).to_have_text("Evening course")
+    await expect(page.locator("#offer-price")).to_contain_text("150.50")
+    await page.click("#archive-offer")
+    await expect(page.locator("#offer-title")).to_have_text("Evening course · Archived")
+    await expect(page.locator("#archive-offer")).to_have_text("Restore")
+    stored = await Offer.get(id=offer.id)
+    assert (stored.title, str(stored.price), stored.active) == ("Evening course", "150.50", False)
+    await open_page(page, inbox, "/inbox/offers")
+    await expect(page.locator("#offers li.archived")).to_contain_text("Evening course")
+    OUTPUT.mkdir(exist_ok=True)
+    await page.screenshot(path=str(OUTPUT / "offers-archived.png"))
+    assert page.errors == []
+
+
+async def test_a_manager_cannot_edit_an_offer(browser, inbox):
+    page = await logged_in(browser, inbox, inbox.shop.managers[0])
+    await open_page(page, inbox, f"/inbox/offers/{inbox.shop.offer.id}")
+    await expect(page.locator("#offer-title")).to_have_text(inbox.shop.offer.title)
+    await expect(page.locator("#edit-offer")).to_have_count(0)
+    assert page.errors == []
+
+
 # --- conversations (SPEC §10)
 
 
@@ -297,6 +326,8 @@ async def test_a_reply_over_telegrams_limit_is_refused_whole_not_cut(browser, in
     await expect(page.locator("#flash")).to_have_text("Too long for one Telegram message: shorten it")
     assert len(await page.input_value("#reply textarea")) == 5000  # kept whole, to be shortened
     assert await Message.filter(chat_id=message.chat_id).count() == 1  # nothing was sent
+    OUTPUT.mkdir(exist_ok=True)
+    await page.screenshot(path=str(OUTPUT / "reply-too-long.png"))
     await page.fill("#reply textarea", "я" * 4096)
     await page.click("#reply button[type=submit]")
     await expect(left).to_have_text("Characters left: 4096")

@@ -673,7 +673,8 @@ async function offersPage() {
   const offers = await api("GET", "/offers");
   const list = document.getElementById("offers");
   for (const o of offers.items) {
-    list.append(el("li", {}, el("a", { href: `/inbox/offers/${o.id}` }, o.title), ` · ${o.price} ${o.currency}`,
+    list.append(el("li", { class: o.active ? "" : "archived" }, el("a", { href: `/inbox/offers/${o.id}` }, o.title),
+      ` · ${o.price} ${o.currency}`, o.active ? "" : ` · ${t("Archived")}`,
       o.notify_on_failed_payment ? el("span", { class: "bell", title: t("Notify on failed payment") }) : ""));
   }
   const form = document.getElementById("new-offer");
@@ -688,8 +689,25 @@ async function offersPage() {
 
 async function offerPage() {
   const offer = await api("GET", `/offers/${document.body.dataset.id}`);
-  document.getElementById("offer-title").textContent = offer.title;
+  document.getElementById("offer-title").textContent = offer.active ? offer.title : `${offer.title} · ${t("Archived")}`;
   document.getElementById("offer-price").textContent = `${offer.price} ${offer.currency}`;
+  // Owner and admins edit the title and price, and archive an offer (no new orders; the old ones stay) or restore it.
+  const edit = document.getElementById("edit-offer");
+  if (edit) {
+    edit.elements.title.value = offer.title;
+    edit.elements.price.value = offer.price;
+    edit.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      await api("PATCH", `/offers/${offer.id}`, { title: edit.elements.title.value, price: edit.elements.price.value });
+      location.reload();
+    });
+    const archive = document.getElementById("archive-offer");
+    archive.textContent = offer.active ? t("Archive") : t("Restore");
+    archive.addEventListener("click", async () => {
+      await api("PATCH", `/offers/${offer.id}`, { active: !offer.active });
+      location.reload();
+    });
+  }
   const box = document.getElementById("notify");
   box.checked = offer.notify_on_failed_payment;
   box.disabled = ME.employee.role === "manager";
