@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sales import dialogs, listing
+from sales import dialogs, listing, outbox
 from sales.errors import Invalid, NotFound
-from storage.models import Chat, DialogRecord, Direction, Message, SenderKind
+from storage.models import Chat, DialogRecord, Direction, Message, Outbox, SenderKind
 from tests.factories import at, make_shop, new_client
 
 
@@ -64,10 +64,20 @@ async def test_had_dialog_before_means_a_message_strictly_earlier(db):
 async def test_bot_messages_are_history_but_nobodys_dialog(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)
-    await dialogs.record_bot_message(client, "Welcome!", now=at(0))
+    stored = await dialogs.record_bot_message(client, "  Welcome!  ", now=at(0))
     message = await Message.get(chat__client_id=client.id)
     assert (message.direction, message.sender_kind, message.employee_id) == (Direction.OUTBOUND, SenderKind.BOT, None)
+    assert (message.id, message.text, message.created_at) == (stored.id, "Welcome!", at(0))
     assert await DialogRecord.all().count() == 0
+
+
+async def test_a_bot_message_is_one_live_event_of_its_chat(db):
+    shop = await make_shop(managers=1)
+    client = await new_client(shop)
+    message = await dialogs.record_bot_message(client, "Welcome!", now=at(0))
+    [event] = [row for row in await Outbox.filter(kind=outbox.CHAT_EVENT) if row.payload["event"] == "message"]
+    assert event.dedupe_key == f"{outbox.CHAT_EVENT}:{message.chat_id}:message:{message.id}"  # a resend is one event
+    assert (event.payload["message_id"], event.payload["direction"], event.created_at) == (message.id, "out", at(0))
 
 
 @pytest.mark.parametrize("text", ["", "   ", "x" * 4097])
