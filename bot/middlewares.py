@@ -13,6 +13,7 @@ from aiogram.types import TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from tortoise.exceptions import IntegrityError
 
+from bot.recording import answering
 from bot.registry import BotRegistry
 from sales.clients import client_from_telegram, pick_language
 from sales.clock import utcnow
@@ -83,4 +84,5 @@ class ClientMiddleware(BaseMiddleware):
         elif data["client"].unreachable:
             # He writes again, so he has unblocked the bot.
             data["client"], _ = await client_from_telegram(data["account_id"], data["client"].telegram_user_id)
-        return await handler(event, data)
+        with answering(data["client"]):
+            return await handler(event, data)

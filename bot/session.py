@@ -7,6 +7,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from redis.asyncio import Redis
 
 from bot.pacing import Pace, PacingMiddleware, RateLimiter, RedisRateLimiter
+from bot.recording import BotMessageRecorder
 
 # Telegram's limits (SPEC §4.3) with a margin of 5 %: 28.6 sends/s per bot, one per 1.05 s per chat. The margin
 # absorbs the uneven time requests take to arrive, so Telegram never counts more than 30 in a second.
@@ -15,6 +16,8 @@ LIMITS = {"per_bot": 30, "per_chat_interval": 1.0, "per_chat_burst": 1, "margin"
 
 def make_session(api_url: str, limiter: Pace | None = None) -> AiohttpSession:
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url.rstrip("/")))
+    # Outermost first: an answer is recorded once it is sent, after its pacing and any 429 retries.
+    session.middleware(BotMessageRecorder())
     if limiter is not None:
         session.middleware(PacingMiddleware(limiter))
     return session

@@ -96,12 +96,15 @@ async def record_inbound(
         return message
 
 
-async def record_bot_message(client: Client, text: str, *, now: datetime | None = None) -> Message:
-    """An outbound message of the bot itself: part of the history, nobody's dialog."""
+async def record_bot_message(client: Client, text: str, *, now: datetime | None = None) -> Message | None:
+    """An outbound message of the bot itself: part of the history, nobody's dialog. Only in a conversation that
+    exists: the bot's greeting alone does not open a chat in anyone's list (his first message does, and routes it)."""
     now = now or utcnow()
     text = _clean(text)
     async with in_transaction():
-        chat = await _locked_chat(client)
+        chat = await Chat.filter(client_id=client.id).select_for_update().first()
+        if chat is None:
+            return None
         message = await _append(chat, direction=Direction.OUTBOUND, sender_kind=SenderKind.BOT, text=text, at=now)
         await conversations.announce(chat, "message", now, key=message.id, message_id=message.id, direction="out")
         return message

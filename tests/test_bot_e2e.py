@@ -20,7 +20,9 @@ from sales.clock import utcnow
 from sales.payments import PaymentNotice, apply_payment
 from sales.telegram_link import create_invite
 from storage.db import close_database, migrate, open_database
-from storage.models import Client, DialogRecord, Employee, ImportantItem, Message, Order, PaymentResult, Role
+from storage.models import (
+    Client, DialogRecord, Direction, Employee, ImportantItem, Message, Order, PaymentResult, Role, SenderKind,
+)
 from telegram_emulator.app import create_emulator_app
 from telegram_emulator.world import World
 
@@ -137,6 +139,27 @@ async def test_a_new_customer_starts_with_a_widget_code_and_his_message_is_store
     client = await Client.get(id=(await message.chat).client_id).prefetch_related("widget")
     assert client.telegram_user_id == CUSTOMER and client.widget.code == stack.widget_code
     assert client.email_asked is True
+
+
+async def test_the_bots_answers_are_in_the_chat_history_and_a_staff_reply_is_stored_once(stack):
+    """SPEC §3.1: the bot's messages are history (nobody's dialog); an employee's reply stays his, not the bot's."""
+    await stack.say(CUSTOMER, "/start")
+    await eventually(lambda: any("e-mail" in t for t in stack.bot_texts(CUSTOMER)))
+    greeted = len(stack.bot_texts(CUSTOMER))  # before his first message there is no chat: nothing is recorded
+    await stack.say(CUSTOMER, "Who will help me?")
+    await eventually(lambda: Message.exists(text="Who will help me?"))
+    await stack.say(CUSTOMER, "/manager")
+    await eventually(lambda: any("personal manager" in t for t in stack.bot_texts(CUSTOMER)))
+    client = await _customer_client(stack)
+    manager = await Employee.get(id=stack.manager_ids[0])
+    await dialogs.record_outbound(manager, client.id, "Fish & chips at 5?")
+    await eventually(lambda: any("Fish & chips" in t for t in stack.bot_texts(CUSTOMER)))
+    await asyncio.sleep(0.3)  # a late, doubled record would be in by now
+    rows = await Message.filter(chat__client_id=client.id, direction=Direction.OUTBOUND).order_by("id")
+    by_bot = [m.text for m in rows if m.sender_kind == SenderKind.BOT]
+    assert by_bot and by_bot == [t for t in stack.bot_texts(CUSTOMER)[greeted:] if "Fish & chips" not in t]
+    assert [(m.text, m.employee_id) for m in rows if m.sender_kind != SenderKind.BOT] == [("Fish & chips at 5?",
+                                                                                           manager.id)]
 
 
 async def test_the_email_is_asked_once_and_validated(stack):

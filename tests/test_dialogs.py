@@ -51,6 +51,16 @@ async def test_each_employee_has_his_own_dialog_record_per_chat(db):
     assert counts == {shop.managers[0].id: 2, shop.managers[1].id: 1}
 
 
+async def test_had_dialog_before_is_about_this_employee_and_this_client(db):
+    shop = await make_shop(managers=2)
+    writer, other = shop.managers
+    client, stranger = await new_client(shop), await new_client(shop)
+    await dialogs.record_outbound(writer, client.id, "hi", now=at(1))
+    assert await dialogs.had_dialog_before(writer.id, client.id, at(2))
+    assert not await dialogs.had_dialog_before(other.id, client.id, at(2))  # a colleague's dialog is not his
+    assert not await dialogs.had_dialog_before(writer.id, stranger.id, at(2))  # nor is another client's
+
+
 async def test_had_dialog_before_means_a_message_strictly_earlier(db):
     shop = await make_shop(managers=1)
     manager = shop.managers[0]
@@ -64,18 +74,28 @@ async def test_had_dialog_before_means_a_message_strictly_earlier(db):
 async def test_bot_messages_are_history_but_nobodys_dialog(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)
+    await dialogs.record_inbound(client, "hi", now=at(0))
     stored = await dialogs.record_bot_message(client, "  Welcome!  ", now=at(0))
-    message = await Message.get(chat__client_id=client.id)
+    message = await Message.get(chat__client_id=client.id, direction=Direction.OUTBOUND)
     assert (message.direction, message.sender_kind, message.employee_id) == (Direction.OUTBOUND, SenderKind.BOT, None)
     assert (message.id, message.text, message.created_at) == (stored.id, "Welcome!", at(0))
     assert await DialogRecord.all().count() == 0
 
 
+async def test_the_bots_greeting_alone_opens_no_chat(db):
+    shop = await make_shop(managers=1)
+    client = await new_client(shop)
+    assert await dialogs.record_bot_message(client, "Welcome!", now=at(0)) is None
+    assert not await Chat.exists(client_id=client.id) and await Message.all().count() == 0
+
+
 async def test_a_bot_message_is_one_live_event_of_its_chat(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)
+    await dialogs.record_inbound(client, "hi", now=at(0))
     message = await dialogs.record_bot_message(client, "Welcome!", now=at(0))
-    [event] = [row for row in await Outbox.filter(kind=outbox.CHAT_EVENT) if row.payload["event"] == "message"]
+    [event] = [row for row in await Outbox.filter(kind=outbox.CHAT_EVENT)
+               if row.payload["event"] == "message" and row.payload["direction"] == "out"]
     assert event.dedupe_key == f"{outbox.CHAT_EVENT}:{message.chat_id}:message:{message.id}"  # a resend is one event
     assert (event.payload["message_id"], event.payload["direction"], event.created_at) == (message.id, "out", at(0))
 

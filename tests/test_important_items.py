@@ -171,11 +171,14 @@ async def test_only_the_holder_clears_his_bell(db):
     await dialogs.record_outbound(shop.managers[0], client.id, "hi", now=at(5))
     await _fail(order, 20)
     [item] = await ImportantItem.all()
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotAllowed) as refused:
         await important.mark_seen(shop.managers[1], item.id)
+    # What the API answers (SPEC §8): the reason and the field it is about.
+    assert (refused.value.message, refused.value.field) == ("this item is someone else's", "important_item_id")
     other = await make_shop(managers=1)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as unknown:
         await important.mark_seen(other.managers[0], item.id)
+    assert (unknown.value.message, unknown.value.field) == (f"important_item {item.id} not found", "important_item_id")
     seen = await important.mark_seen(shop.managers[0], item.id, now=at(25))
     assert seen.seen_at == at(25)
 
@@ -284,6 +287,19 @@ async def test_open_items_are_mine_only_newest_failure_first(db):
     assert await important.open_items(silent) == []
     await _pay(newer, 50)
     assert [i.order_id for i in await important.open_items(writer)] == [older.id]
+
+
+async def test_open_items_order_by_failure_time_even_when_reported_late_then_newest_item_and_honour_the_limit(db):
+    shop = await make_shop(managers=1)
+    writer = shop.managers[0]
+    late, reported_late, twin = [await _flagged_order(shop, await new_client(shop)) for _ in range(3)]
+    for order in (late, reported_late, twin):
+        await dialogs.record_outbound(writer, order.client_id, "hi", now=at(5))
+    await _fail(late, 30, "evt-late")
+    await _fail(reported_late, 20, "evt-reported-late")  # a younger item of an older failure
+    await _fail(twin, 30, "evt-twin")  # the same moment as `late`: the newer item first
+    assert [i.order_id for i in await important.open_items(writer)] == [twin.id, late.id, reported_late.id]
+    assert [i.order_id for i in await important.open_items(writer, limit=2)] == [twin.id, late.id]
 
 
 async def test_a_deactivated_employee_cannot_read_or_touch_his_items(db):
