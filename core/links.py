@@ -8,10 +8,6 @@ def chat_url(public_url: str, chat_id: int) -> str:
     return f"{public_url}/inbox/chats/{chat_id}"
 
 
-def client_url(public_url: str, client_id: int) -> str:
-    return f"{public_url}/inbox/clients/{client_id}"
-
-
 def order_url(public_url: str, order_id: int) -> str:
     """The orders page showing this one order with its details open."""
     return f"{public_url}/inbox/orders?order={order_id}"

@@ -16,6 +16,8 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 # The same modest shape sales.clients.normalize_email checks, so the document tells callers what passes.
 Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$")]
 Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
+# An order's status as the API reads and writes it (storage.models.OrderStatus).
+OrderStatusName = Literal["new", "awaiting_payment", "paid", "failed", "cancelled", "refunded"]
 Money = Annotated[Decimal, Field(ge=0, lt=Decimal("1e10"), max_digits=12, decimal_places=2)]
 
 class In(BaseModel):
@@ -195,7 +197,7 @@ class OrderOut(Out):
     client: ClientRef
     offer: OfferRef
     widget_id: int
-    status: Literal["new", "awaiting_payment", "paid", "failed", "cancelled", "refunded"]
+    status: OrderStatusName
     amount: str
     currency: str
     order_manager: EmployeeRef | None
@@ -248,7 +250,7 @@ class CommentOut(Out):
 
 class OrderStatusIn(In):
     # Which of them staff may set by hand is the domain's rule (sales.orders.set_status), answered 422 there.
-    status: Literal["new", "awaiting_payment", "paid", "failed", "cancelled", "refunded"]
+    status: OrderStatusName
 
 
 class CallListEntryOut(Out):

@@ -27,11 +27,11 @@ def _clean(text: str) -> str:
     return text
 
 
-async def _locked_chat(client: Client) -> Chat:
+async def _locked_chat(client: Client, *, create: bool = True) -> Chat | None:
     """The client's one chat, locked: the lock serialises every writer of this conversation (PostgreSQL).
-    The row is made with his first message. Callers hold a transaction."""
+    The row is made with his first message (`create`); without it, no chat is None. Callers hold a transaction."""
     chat = await Chat.filter(client_id=client.id).select_for_update().first()
-    if chat is None:
+    if chat is None and create:
         await Chat.create(account_id=client.account_id, client_id=client.id)
         chat = await Chat.filter(client_id=client.id).select_for_update().get()
     return chat
@@ -102,7 +102,7 @@ async def record_bot_message(client: Client, text: str, *, now: datetime | None 
     now = now or utcnow()
     text = _clean(text)
     async with in_transaction():
-        chat = await Chat.filter(client_id=client.id).select_for_update().first()
+        chat = await _locked_chat(client, create=False)
         if chat is None:
             return None
         message = await _append(chat, direction=Direction.OUTBOUND, sender_kind=SenderKind.BOT, text=text, at=now)

@@ -627,6 +627,7 @@ async function orderDetail(order, row) {
   document.querySelector(".order-detail")?.remove();
   const [history, employees] = await Promise.all([api("GET", `/orders/${order.id}/history`), staff()]);
   const names = Object.fromEntries(employees.map((e) => [e.id, e.name]));
+  const reasons = ORDER_REASONS();
   const picker = staffSelect(employees, order.personal_manager?.id, { name: "personal_manager" });
   const detail = el("tr", { class: "order-detail" }, el("td", { colspan: 9 },
     el("label", {}, t("Personal manager"), picker),
@@ -639,7 +640,7 @@ async function orderDetail(order, row) {
     el("p", {}, t("Customer information"), ": ", order.customer_info || "—"),
     el("h4", {}, t("History")),
     el("ul", { class: "audit" }, history.items.map((h) => el("li", {},
-      `${when(h.created_at)} · ${ORDER_REASONS()[h.reason] || h.reason} · ${names[h.from_employee_id] || "—"} → ${names[h.to_employee_id] || "—"}`)))));
+      `${when(h.created_at)} · ${reasons[h.reason] || h.reason} · ${names[h.from_employee_id] || "—"} → ${names[h.to_employee_id] || "—"}`)))));
   row.after(detail);
 }
 
