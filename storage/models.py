@@ -79,6 +79,17 @@ class SenderKind(StrEnum):
     BOT = "bot"
 
 
+class AttachmentKind(StrEnum):
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    VOICE = "voice"
+    AUDIO = "audio"
+    VIDEO = "video"
+    VIDEO_NOTE = "video_note"
+    STICKER = "sticker"
+    ANIMATION = "animation"
+
+
 class PaymentResult(StrEnum):
     PAID = "paid"
     FAILED = "failed"
@@ -300,6 +311,66 @@ class Message(Model):
     class Meta:
         table = "message"
         indexes = (Index(fields=("chat_id", "created_at"), name="message_history_idx"),)
+
+
+class Attachment(Model):
+    # A file of a message (SPEC §11.1). A client's file stays in Telegram (its file_id, valid for the bot that received
+    # it) and is fetched on demand; an employee's upload is kept on disk until it is sent and Telegram names it.
+    id = fields.BigIntField(primary_key=True)
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="attachments", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(AttachmentKind, max_length=12)
+    file_name = fields.CharField(max_length=255, default="")
+    mime_type = fields.CharField(max_length=127, default="application/octet-stream")
+    size = fields.BigIntField(null=True)
+    bot_id = fields.BigIntField(null=True)
+    telegram_file_id = fields.CharField(max_length=255, null=True)
+    telegram_file_unique_id = fields.CharField(max_length=64, null=True)
+    # Relative to the files directory: an upload waiting to be sent, or a fetched copy kept in the cache.
+    stored_path = fields.CharField(max_length=500, null=True)
+    sha256 = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "attachment"
+        indexes = (Index(fields=("message_id",), name="attachment_message_idx"),)
+
+
+class ChatNote(Model):
+    # A staff-only note in a chat's timeline (SPEC §11.2): never sent to the client, and not a dialog with him (it
+    # leaves dialog records, unread counts and the first-response clock alone).
+    id = fields.BigIntField(primary_key=True)
+    chat: fields.ForeignKeyRelation[Chat] = fields.ForeignKeyField(
+        "models.Chat", related_name="notes", on_delete=fields.CASCADE
+    )
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="chat_notes", on_delete=fields.RESTRICT
+    )
+    text = fields.TextField()
+    # The employees its @mentions pinged.
+    mentioned = fields.JSONField(default=list)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "chat_note"
+        indexes = (Index(fields=("chat_id", "created_at"), name="chat_note_history_idx"),)
+
+
+class CannedReply(Model):
+    # A standard answer of the account (SPEC §11.3): owner/admin change them, everyone inserts them with "/shortcut".
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="canned_replies", on_delete=fields.RESTRICT
+    )
+    shortcut = fields.CharField(max_length=32)
+    text = fields.TextField()
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "canned_reply"
+        unique_together = (("account", "shortcut"),)
 
 
 class DialogRecord(Model):
