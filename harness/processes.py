@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -26,10 +27,34 @@ async def serve_emulator(world, **options) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
+def _ephemeral_start() -> int:
+    try:
+        return int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_RANDOM = random.SystemRandom()
+_PORTS_FROM, _PORTS_TO = 10000, min(_ephemeral_start(), 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port of 127.0.0.1 nobody listens on. Chosen at random below the kernel's ephemeral range, so no outgoing
+    connection is handed it between this check and the server's bind; under pytest-xdist each worker takes only the
+    ports whose remainder by the number of workers is its own index, so two workers of one run never pick the same.
+    (Not bind(0): Linux gives bind(0) even ports only, which would leave odd-numbered workers none.)"""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    index = int(worker[2:]) % workers if worker.startswith("gw") and worker[2:].isdigit() else 0
+    for _ in range(1000):
+        port = _RANDOM.randrange(_PORTS_FROM - _PORTS_FROM % workers + workers + index, _PORTS_TO, workers)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port between {_PORTS_FROM} and {_PORTS_TO}")
 
 
 async def serve(database_url: str, port: int, **env: str) -> subprocess.Popen:

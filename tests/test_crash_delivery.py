@@ -3,6 +3,8 @@ failed-payment alerts; another process takes over. Counted at the Bot API emulat
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import os
 import signal
@@ -19,6 +21,9 @@ from tests.conftest import require_backend
 from tests.dbtools import truncate_all
 from tests.factories import at, make_shop, new_client
 from harness.processes import free_port, log_of, serve, serve_emulator, stop
+
+# Asserts on wall-clock time or runs several processes: run with the machine to itself (scripts/test.sh).
+pytestmark = pytest.mark.alone
 
 TOKEN = "7100:crash-test-bot"
 STAFF = 100

@@ -5,6 +5,8 @@ an admin's open *Unassigned* tab without a reload. Screenshots go to docs/screen
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import time
 from pathlib import Path
@@ -16,6 +18,9 @@ from sales import accounts
 from storage.models import Chat, Employee, Message, Role
 from tests.test_bot_e2e import CUSTOMER, PUBLIC, STAFF, TOKEN, Stack, _buttons, eventually, start_stack
 from tests.test_inbox_browser import ARGS, CHROMIUM, listening
+
+# Asserts on wall-clock time or runs several processes: run with the machine to itself (scripts/test.sh).
+pytestmark = pytest.mark.alone
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 PASSWORD = "lead-e2e-password"

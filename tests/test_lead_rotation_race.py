@@ -4,6 +4,8 @@ processes (tests/workers/leads_and_orders.py)."""
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import json
 import sys
@@ -15,6 +17,9 @@ from sales import conversations, dialogs, outbox
 from sales.clients import find_or_create_client
 from storage.models import AssignmentLog, AssignmentReason, AssignmentTarget, Chat, Client, Message, Order, Outbox
 from tests.factories import make_shop
+
+# Asserts on wall-clock time or runs several processes: run with the machine to itself (scripts/test.sh).
+pytestmark = pytest.mark.alone
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = "tests.workers.leads_and_orders"

@@ -19,6 +19,9 @@ from tests.dbtools import truncate_all
 from tests.factories import at, make_shop, new_client
 from harness.processes import free_port, serve, stop
 
+# Asserts on wall-clock time or runs several processes: run with the machine to itself (scripts/test.sh).
+pytestmark = pytest.mark.alone
+
 
 @pytest.fixture
 def live_redis_url(redis_url: str) -> str:

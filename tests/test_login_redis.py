@@ -18,6 +18,9 @@ from tests.conftest import require_backend
 from tests.private_redis import private_redis
 from harness.processes import free_port
 
+# Asserts on wall-clock time or runs several processes: run with the machine to itself (scripts/test.sh).
+pytestmark = pytest.mark.alone
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request, database_urls):

@@ -19,6 +19,9 @@ from tests.apitools import PASSWORD, make_api
 from tests.conftest import require_backend
 from tests.factories import make_shop
 
+# Asserts on wall-clock time or runs several processes: run with the machine to itself (scripts/test.sh).
+pytestmark = pytest.mark.alone
+
 WEAK = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)  # what "older parameters" look like
 
 

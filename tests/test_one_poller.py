@@ -18,6 +18,9 @@ from tests.dbtools import truncate_all
 from tests.factories import make_shop
 from harness.processes import free_port, log_of, serve, serve_emulator, stop
 
+# Asserts on wall-clock time or runs several processes: run with the machine to itself (scripts/test.sh).
+pytestmark = pytest.mark.alone
+
 TOKEN = "7500:one-poller-bot"
 CUSTOMERS = [90_000 + i for i in range(20)]
 
@@ -48,7 +51,7 @@ async def _write(world: World, tag: str) -> list[str]:
 
 # Three processes: one polls, two wait; with the poller killed exactly one of the two must take over (two would
 # already show a second consumer). Two processes is the same path with one waiter, so it is not run again.
-@pytest.mark.parametrize("processes", [3])
+@pytest.mark.parametrize("processes", [2, 3])
 async def test_one_process_polls_and_another_takes_over_when_it_dies(database_urls, processes):
     url = require_backend(database_urls, "postgres")
     await migrate(url)

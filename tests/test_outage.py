@@ -29,6 +29,9 @@ from storage.models import Order, PaymentEvent
 from tests.factories import at, make_shop, new_client
 from harness.processes import free_port, log_of, serve, stop
 
+# Asserts on wall-clock time or runs several processes: run with the machine to itself (scripts/test.sh).
+pytestmark = pytest.mark.alone
+
 SECRET = "outage-secret"
 BIN = Path(sorted(glob("/usr/lib/postgresql/*/bin"))[-1]) if glob("/usr/lib/postgresql/*/bin") else None
 

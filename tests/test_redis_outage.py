@@ -22,6 +22,9 @@ from tests.factories import make_shop
 from tests.private_redis import private_redis
 from harness.processes import free_port, log_of, serve, serve_emulator, stop
 
+# Asserts on wall-clock time or runs several processes: run with the machine to itself (scripts/test.sh).
+pytestmark = pytest.mark.alone
+
 TOKEN = "7400:outage-bot"
 OUTAGE_SECONDS = 15
 ASKED = 80_001  # gets the e-mail question before the outage and answers it during

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import sys
 import time
@@ -10,6 +12,9 @@ from pathlib import Path
 
 from storage.models import AssignmentLog, AssignmentReason, Order
 from tests.factories import make_shop
+
+# Asserts on wall-clock time or runs several processes: run with the machine to itself (scripts/test.sh).
+pytestmark = pytest.mark.alone
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = 4

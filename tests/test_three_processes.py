@@ -11,6 +11,8 @@ fair across the processes (per-manager counts differ by at most 1).
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import json
 import random
@@ -51,6 +53,9 @@ from tests.apitools import PASSWORD
 from tests.conftest import redis_database
 from tests.factories import make_shop, new_client
 from harness.processes import free_port, log_of, serve, stop
+
+# Asserts on wall-clock time or runs several processes: run with the machine to itself (scripts/test.sh).
+pytestmark = pytest.mark.alone
 
 PROCESSES = 3
 CONCURRENCY = 30
