@@ -28,6 +28,19 @@ async def test_migrations_create_every_table_from_empty(db):
     assert Order._meta.db_table == "orders"
 
 
+async def test_every_index_the_models_declare_exists_after_the_migrations(db):
+    from tests.dbtools import _ALL
+
+    conn = connections.get("default")
+    if db == "postgres":
+        rows = await conn.execute_query_dict("SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public'")
+    else:
+        rows = await conn.execute_query_dict("SELECT name FROM sqlite_master WHERE type = 'index'")
+    present = {row["name"] for row in rows}
+    declared = {index.name for model in _ALL for index in model._meta.indexes if getattr(index, "name", None)}
+    assert declared and declared - present == set()
+
+
 async def test_upgrading_a_populated_database_keeps_its_rows(database_urls, tmp_path):
     """A deployment on the first schema upgrades in place: rows survive, new columns get their defaults."""
     from tortoise import Tortoise
