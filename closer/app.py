@@ -91,7 +91,7 @@ def _delivery(i18n: I18n):
         smtp = SmtpTarget(settings.smtp_url.get_secret_value()) if settings.smtp_url else None
         app[DELIVERY] = DeliveryWorker(
             [
-                TelegramChannel(app[BOTS], i18n, settings.public_url),
+                TelegramChannel(app[BOTS], i18n, settings.public_url, settings.files_dir),
                 EmailChannel(smtp, settings.mail_from, settings.public_url),
                 LiveChannel(),
             ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -45,6 +46,11 @@ class Settings(BaseSettings):
     # update claims after at least 48 h, expired sessions at once); the job runs this often, in seconds.
     retention_days: int = Field(default=7, ge=1)
     housekeeping_seconds: int = Field(default=3600, ge=1)
+    # Files (SPEC §11.1), relative to the working directory unless absolute: uploads waiting to be sent (kept) and
+    # copies fetched from Telegram (a cache of at most FILES_CACHE_MB megabytes, the least recently viewed leave
+    # first). Every process of a deployment needs the same directory (a shared volume).
+    files_dir: Path = Path("closer-files")
+    files_cache_mb: int = Field(default=1024, ge=1)
     log_level: str = "INFO"
     # Set by `closer demo` only: owner and admins may make an order's payment fail from the inbox.
     demo: bool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
+from pathlib import Path
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -14,9 +15,14 @@ from bot.registry import BotRegistry
 from bot.pacing import Unreachable
 from bot.callbacks import TakeChat, TakeImportant
 from core import links
-from sales import outbox
+from delivery import media
+from sales import notes, outbox
 from sales.reachability import mark_unreachable
-from storage.models import Chat, Client, Employee, ImportantItem, Message, Offer, Order, Outbox, StaffRelay
+from storage.models import Attachment, Chat, ChatNote, Client, Employee, ImportantItem, Message, Offer, Order, Outbox, StaffRelay
+
+
+# How much of a note its mention ping quotes (the ping is one Telegram message; the note is in the chat).
+NOTE_QUOTE = 1000
 
 
 def client_label(client: Client) -> str:
@@ -37,13 +43,17 @@ class TelegramChannel:
             outbox.MESSAGE_TO_CLIENT,
             outbox.CHAT_ASSIGNED,
             outbox.CHAT_UNANSWERED,
+            notes.NOTE_MENTION,
         }
     )
 
-    def __init__(self, registry: BotRegistry, i18n: I18n, public_url: str) -> None:
+    def __init__(self, registry: BotRegistry, i18n: I18n, public_url: str,
+                 files_dir: Path | str = "closer-files") -> None:
         self.registry = registry
         self.i18n = i18n
         self.public_url = public_url
+        # Where an employee's uploads wait to be sent (Settings.files_dir).
+        self.files_dir = Path(files_dir)
 
     def _(self, text: str, locale: str) -> str:
         return self.i18n.gettext(text, locale=locale)
@@ -74,6 +84,7 @@ class TelegramChannel:
             outbox.MESSAGE_TO_STAFF: self._to_staff,
             outbox.CHAT_ASSIGNED: self._chat_assigned,
             outbox.CHAT_UNANSWERED: self._chat_unanswered,
+            notes.NOTE_MENTION: self._note_mention,
         }[row.kind]
         return await handler(bot, employee, row)
 
@@ -93,6 +104,10 @@ class TelegramChannel:
         if client.telegram_user_id is None or client.unreachable:
             return False
         message = await Message.get(id=row.payload["message_id"])
+        attachment = await Attachment.filter(message_id=message.id).first()
+        if attachment is not None:  # SPEC §11.1: a file, its caption the text
+            await media.send_to_client(bot, client.telegram_user_id, message, attachment, self.files_dir)
+            return True
         await self._send(bot, client.telegram_user_id, escape(message.text))
         return True
 
@@ -103,11 +118,16 @@ class TelegramChannel:
         hint = self._("Reply to this message to answer.", lang)
         text = f"💬 <b>{escape(client_label(client))}</b>\n{escape(message.text)}\n\n<i>{hint}</i>"
         chat = await message.chat
-        sent = await self._send(
-            bot, employee.telegram_chat_id, text, InlineKeyboardMarkup(
-                inline_keyboard=[[self._link(self._("Open chat", lang), links.chat_url(self.public_url, chat.id))]]
-            )
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[[self._link(self._("Open chat", lang), links.chat_url(self.public_url, chat.id))]]
         )
+        attachment = await Attachment.filter(message_id=message.id).first()
+        if attachment is not None:  # SPEC §11.1: the client's file reaches him as the same file
+            await media.relay_to_staff(
+                bot, employee, client, message, attachment, header=f"💬 <b>{escape(client_label(client))}</b>",
+                hint=hint, markup=markup, label=self._(media.LABELS[attachment.kind], lang), account_id=row.account_id)
+            return True
+        sent = await self._send(bot, employee.telegram_chat_id, text, markup)
         await self._relay(employee, sent, client.id, row.account_id)
         return True
 
@@ -153,6 +173,20 @@ class TelegramChannel:
             text += "\n" + self._("Passed on to {name}.", lang).format(name=escape(name))
         assignee = row.payload.get("reassigned_to") or row.payload.get("assignee_id")
         await self._send(bot, employee.telegram_chat_id, text, self._chat_buttons(chat.id, assignee, lang))
+        return True
+
+    async def _note_mention(self, bot: Bot, employee: Employee, row: Outbox) -> bool:
+        """SPEC §11.2: a colleague named him in a private note. Only *Open chat*: a reply to this ping answers nobody
+        (it is not relayed), since the note is staff-only."""
+        note = await ChatNote.get(id=row.payload["note_id"]).prefetch_related("employee", "chat__client")
+        lang = employee.language
+        quoted = note.text if len(note.text) <= NOTE_QUOTE else note.text[:NOTE_QUOTE] + "…"
+        text = self._("📝 {author} mentioned you in a note on {client}:", lang).format(
+            author=escape(note.employee.name), client=escape(client_label(note.chat.client)))
+        text += f"\n{escape(quoted)}"
+        markup = InlineKeyboardMarkup(inline_keyboard=[[
+            self._link(self._("Open chat", lang), links.chat_url(self.public_url, note.chat_id))]])
+        await self._send(bot, employee.telegram_chat_id, text, markup)
         return True
 
     async def _order_assigned(self, bot: Bot, employee: Employee, row: Outbox) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
@@ -12,7 +12,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import LanguageChoice, SkipEmail
 from handlers.filters import AwaitingEmail, CommandText, PlainText, customer_router
-from sales import dialogs
+from sales import attachments, dialogs
 from sales.clients import (
     SUPPORTED_LANGUAGES, ask_email, client_from_telegram, set_client_email, set_language, skip_email,
 )
@@ -96,12 +96,47 @@ async def text_to_the_team(message: Message, client: Client) -> None:
         await message.answer(_("This message is too long. Please split it into shorter ones."))
 
 
+# What a customer's file can be (SPEC §11.1); aiogram names a message's content so.
+MEDIA = frozenset({"photo", "document", "voice", "audio", "video", "video_note", "sticker", "animation"})
+MEDIA_NAMES = {name: name for name in MEDIA}  # aiogram's ContentType (a str enum) to its plain name
+
+
+async def has_media(message: Message) -> bool:
+    # A coroutine like handlers.filters' own: aiogram would run a plain callable in a thread.
+    return message.content_type in MEDIA
+
+
+def incoming_file(message: Message, bot_id: int) -> attachments.Incoming:
+    """The file as plain values: a photo's largest size, its name and type as Telegram gave them."""
+    kind = MEDIA_NAMES[message.content_type]
+    media = message.photo[-1] if kind == "photo" else getattr(message, kind)
+    mime_type = getattr(media, "mime_type", None)
+    if kind == "sticker":
+        mime_type = "video/webm" if media.is_video else "application/x-tgsticker" if media.is_animated else "image/webp"
+    return attachments.Incoming(
+        kind=kind, telegram_file_id=media.file_id, telegram_file_unique_id=media.file_unique_id, bot_id=bot_id,
+        file_name=getattr(media, "file_name", None), mime_type=mime_type, size=media.file_size,
+    )
+
+
+async def media_to_the_team(message: Message, client: Client, bot: Bot) -> None:
+    """A photo, document, voice, sticker… goes to his chat like a text: a message (its caption the text) with the
+    file, and to his managers."""
+    if client.awaiting_email:
+        await skip_email(client)  # he wrote to the team instead of answering: a skip, as for a text
+    try:
+        await dialogs.record_inbound(client, message.caption or "", telegram_message_id=message.message_id,
+                                     attachment=incoming_file(message, bot.id))
+    except Invalid:
+        await message.answer(_("This message is too long. Please split it into shorter ones."))
+
+
 async def unknown_command(message: Message) -> None:
     await message.answer(_("I do not know this command. Try /offers, /orders, /manager or /language."))
 
 
 async def unsupported_content(message: Message, client: Client) -> None:
-    """Stickers, photos, voice… are kept as a note in the chat, so the manager knows something came."""
+    """A location, contact, poll… is kept as a note in the chat, so the manager knows something came."""
     kind = message.content_type.replace("_", " ")
     await dialogs.record_inbound(client, f"[unsupported: {kind}]", telegram_message_id=message.message_id)
     await message.answer(_("Sorry, I can only pass on text messages. Please describe it in words."))
@@ -121,6 +156,7 @@ def build_router() -> Router:
     router.message.register(email_given, AwaitingEmail(), PlainText())
     router.message.register(text_to_the_team, PlainText())
     router.message.register(unknown_command, CommandText())
+    router.message.register(media_to_the_team, has_media)
     router.message.register(unsupported_content)
     router.callback_query.register(stale_button)
     return router

@@ -18,7 +18,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from inbox.auth import employee_of
-from sales import outbox
+from sales import notes, outbox
 from sales.conversations import may_receive
 from storage.models import Employee, Outbox
 
@@ -39,9 +39,11 @@ LIVE_KINDS = {
     outbox.PERSONAL_MANAGER_SET: "assignment",
     outbox.CHAT_ASSIGNED: "assignment",
     outbox.CHAT_UNANSWERED: "alert",
+    # SPEC §11.2: a colleague's note named him.
+    notes.NOTE_MENTION: "mention",
 }
-# What a chat event is called on the page: a message, or a change of assignee or status.
-CHAT_TOPICS = {"message": "message", "assigned": "chat", "status": "chat"}
+# What a chat event is called on the page: a message, a private note, or a change of assignee or status.
+CHAT_TOPICS = {"message": "message", "assigned": "chat", "status": "chat", "note": "note"}
 QUEUE_SIZE = 256
 # Events may have been missed (Redis was away): a page reloads what it shows.
 RESYNC = {"topic": "resync"}

@@ -28,6 +28,8 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     public: bool = False
+    # A multipart/form-data body the endpoint also takes (a file upload), beside or instead of the JSON `body`.
+    form: type[BaseModel] | None = None
 
 
 def add_routes(app: web.Application, endpoints: list[Endpoint]) -> None:
@@ -77,11 +79,13 @@ def document(endpoints: list[Endpoint]) -> dict:
             parameters += _query_parameters(endpoint.query, components)
         if parameters:
             operation["parameters"] = parameters
+        content: dict = {}
         if endpoint.body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": _schema(endpoint.body, components, "validation")}},
-            }
+            content["application/json"] = {"schema": _schema(endpoint.body, components, "validation")}
+        if endpoint.form is not None:
+            content["multipart/form-data"] = {"schema": _schema(endpoint.form, components, "validation")}
+        if content:
+            operation["requestBody"] = {"required": True, "content": content}
         ok: dict = {"description": "done"}
         if endpoint.response is not None:
             ok["content"] = {"application/json": {"schema": _schema(endpoint.response, components, "serialization")}}

@@ -129,4 +129,5 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_get("/inbox/offers", page("offers", "offers.html"))
     app.router.add_get("/inbox/offers/{id}", page("offer", "offer.html", _offer))
     app.router.add_get("/inbox/settings", page("settings", "settings.html"))
+    app.router.add_get("/inbox/reports/recovered", page("recovered", "recovered.html"))
     app.router.add_static("/inbox/static", HERE / "static", append_version=False)

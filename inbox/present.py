@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from core import links
 from inbox.schemas import (
+    AttachmentOut,
     ChatOut,
     ClientOut,
     ClientRef,
@@ -24,9 +25,10 @@ from inbox.schemas import (
     PaymentEventOut,
     WidgetOut,
 )
-from sales import listing
+from sales import attachments, listing
 from storage.models import (
     AssignmentLog,
+    Attachment,
     Chat,
     ChatStatus,
     Client,
@@ -137,7 +139,8 @@ async def chats_out(chats: Sequence[Chat], viewer_id: int, now: datetime) -> lis
                              email=clients[chat.client_id].email),
             last_message_at=chat.last_message_at,
             last_message=summary.last_message[:200] if summary.last_message is not None else None,
-            last_message_direction=summary.last_direction, assignee=staff.get(chat.assignee_id),
+            last_message_direction=summary.last_direction, last_message_attachment=summary.last_attachment,
+            assignee=staff.get(chat.assignee_id),
             status=str(status), snoozed_until=chat.snoozed_until if status == ChatStatus.SNOOZED else None,
             unread=summary.unread,
         ))
@@ -152,11 +155,18 @@ def history_out(rows: Sequence[AssignmentLog]) -> HistoryOut:
     ])
 
 
+def attachment_out(row: Attachment) -> AttachmentOut:
+    return AttachmentOut(id=row.id, kind=str(row.kind), file_name=row.file_name, mime_type=row.mime_type,
+                         size=row.size, url=f"/inbox/files/{row.id}", too_big=attachments.too_big_for_bots(row))
+
+
 async def messages_out(messages: Sequence[Message]) -> list[MessageOut]:
     staff = await _employees(m.employee_id for m in messages)
+    files = await attachments.of_messages(m.id for m in messages)  # one query for the page
     return [
         MessageOut(id=m.id, chat_id=m.chat_id, direction=str(m.direction), sender_kind=str(m.sender_kind),
-                   employee=staff.get(m.employee_id), text=m.text, created_at=m.created_at)
+                   employee=staff.get(m.employee_id), text=m.text, created_at=m.created_at,
+                   attachments=[attachment_out(a) for a in files.get(m.id, ())])
         for m in messages
     ]
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from webio.body import check_storable
+from webio.validation import invalid
 from sales.errors import Invalid
 from sales.listing import MAX_PAGE, Page
 
@@ -46,5 +47,4 @@ def query(request: web.Request, model: type[Q], convert: Callable[[dict], dict] 
         check_storable(raw)
         return model.model_validate(convert(raw) if convert else raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise Invalid(first["msg"], field=".".join(str(p) for p in first["loc"]) or "query") from None
+        raise invalid(error, "query") from None

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from core.keys import CLOCK, REDIS, SETTINGS
-from inbox.api import catalog, chats, clients, important, operations, orders, reports, session, staff
+from inbox.api import canned, catalog, chats, clients, important, notes, operations, orders, reports, session, staff
 from inbox.api.chats import TabQuery
 from inbox.api.clients import ClientQuery
 from inbox.api.orders import OrderQuery
@@ -15,6 +15,7 @@ from inbox.api.reports import Period
 from inbox import live
 from inbox.auth import PUBLIC_ROUTES, auth_middleware
 from inbox.errors import error_middleware
+from inbox.files import setup_files
 from inbox.openapi import Endpoint, add_routes, document
 from inbox.respond import PageQuery
 from inbox.pages import setup_pages
@@ -26,6 +27,10 @@ from inbox.schemas import (
     CallIn,
     CallListOut,
     CallOut,
+    CannedReplyIn,
+    CannedReplyOut,
+    CannedReplyPatch,
+    FilledReplyOut,
     CommentIn,
     CommentOut,
     DemoFailureIn,
@@ -48,6 +53,9 @@ from inbox.schemas import (
     Me,
     MessageIn,
     MessageOut,
+    MessageUpload,
+    NoteIn,
+    NoteOut,
     NewSession,
     NewToken,
     OfferIn,
@@ -58,6 +66,8 @@ from inbox.schemas import (
     OrderStatusIn,
     OutboxRowOut,
     PaymentEventOut,
+    RecoveredReport,
+    TimelinePage,
     TokenIn,
     UnreadOut,
     WidgetIn,
@@ -147,8 +157,26 @@ ENDPOINTS: list[Endpoint] = [
     E("GET", "/api/v1/chats/{id}/history", chats.history, "The chat's assignment trail", response=HistoryOut),
     E("GET", "/api/v1/chats/{id}/messages", chats.messages, "History, newest first", query=PageQuery,
       response=page_of(MessageOut)),
-    E("POST", "/api/v1/chats/{id}/messages", chats.send_message, "Write to the client", body=MessageIn,
-      response=MessageOut, status=201),
+    E("POST", "/api/v1/chats/{id}/messages", chats.send_message,
+      "Write to the client: JSON text, or multipart/form-data with a file (up to 50 MB) and its caption",
+      body=MessageIn, form=MessageUpload, response=MessageOut, status=201),
+    E("POST", "/api/v1/chats/{id}/notes", notes.add_note,
+      "A private note for the staff (never sent to the client); @name pings that colleague", body=NoteIn,
+      response=NoteOut, status=201),
+    E("GET", "/api/v1/chats/{id}/timeline", notes.chat_timeline,
+      "Messages, notes, orders, payments, assignments and calls in time order; newest page first",
+      query=notes.TimelineQuery, response=TimelinePage),
+    E("GET", "/api/v1/chats/{id}/canned-replies/{reply_id}", canned.filled_reply,
+      "A canned reply with {client_name}, {manager_name} and {offer_title} filled in for this chat",
+      response=FilledReplyOut),
+    E("GET", "/api/v1/canned-replies", canned.list_replies, "The account's canned replies, by shortcut",
+      response=list_of(CannedReplyOut)),
+    E("POST", "/api/v1/canned-replies", canned.add_reply, "Add a canned reply (owner/admin)", body=CannedReplyIn,
+      response=CannedReplyOut, status=201),
+    E("PATCH", "/api/v1/canned-replies/{id}", canned.update_reply, "Change a canned reply (owner/admin)",
+      body=CannedReplyPatch, response=CannedReplyOut),
+    E("DELETE", "/api/v1/canned-replies/{id}", canned.delete_reply, "Delete a canned reply (owner/admin)",
+      status=204),
     E("GET", "/api/v1/important", important.list_items, "My open important items, newest failure first",
       query=PageQuery, response=ImportantList),
     E("GET", "/api/v1/important/history", important.history, "My resolved important items",
@@ -157,6 +185,13 @@ ENDPOINTS: list[Endpoint] = [
     E("POST", "/api/v1/important/{id}/take", important.take, "I handle it", response=ImportantOut),
     E("GET", "/api/v1/reports/commissions", reports.commissions, "Commission per manager", query=Period,
       response=CommissionReport),
+    E("GET", "/api/v1/reports/recovered", reports.recovered_revenue,
+      "Recovered revenue: failed payments of flagged offers in [from, to), how many were paid later, how much, how "
+      "fast; overall, per employee and per ISO week (a manager: his own orders)", query=Period,
+      response=RecoveredReport),
+    E("GET", "/api/v1/reports/recovered.csv", reports.recovered_revenue_csv,
+      "The recovered-revenue report as a CSV download (text/csv): one row per employee and a total row",
+      query=Period),
     E("GET", "/api/v1/payment-events", operations.payment_events,
       "Payment events as received, newest first; effect=unmatched: those naming no known order (owner/admin)",
       query=operations.PaymentEventQuery, response=page_of(PaymentEventOut)),
@@ -196,3 +231,4 @@ def setup_inbox(app: web.Application) -> None:
     if app[SETTINGS].demo:
         add_routes(app, DEMO_ENDPOINTS)
     setup_pages(app)
+    setup_files(app)

@@ -293,6 +293,9 @@ class ChatOut(Out):
     last_message_at: datetime | None
     last_message: str | None
     last_message_direction: Literal["in", "out"] | None
+    # The kind of the newest message's file, if it has one (photo, document, voice, …): a caption-less file's
+    # preview names it.
+    last_message_attachment: str | None = None
     assignee: EmployeeRef | None
     status: Literal["open", "pending", "snoozed", "resolved"]
     snoozed_until: datetime | None
@@ -318,6 +321,19 @@ class UnreadOut(Out):
     all: int | None = None
 
 
+class AttachmentOut(Out):
+    # A message's file (SPEC §11.1); the message's text is its caption.
+    id: int
+    kind: Literal["photo", "document", "voice", "audio", "video", "video_note", "sticker", "animation"]
+    file_name: str
+    mime_type: str
+    size: int | None
+    # Where the file is streamed to employees who may see the chat: /inbox/files/{id}.
+    url: str
+    # A client's file over Telegram's 20 MB download limit for bots: closer cannot fetch it, and says so.
+    too_big: bool = False
+
+
 class MessageOut(Out):
     id: int
     chat_id: int
@@ -326,10 +342,146 @@ class MessageOut(Out):
     employee: EmployeeRef | None
     text: str
     created_at: datetime
+    attachments: list[AttachmentOut] = Field(default_factory=list)
 
 
 class MessageIn(In):
     text: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class MessageUpload(In):
+    """A file to the client (SPEC §11.1), as multipart/form-data: at most 50 MB (413 beyond), its type read from its
+    bytes; a JPEG, PNG or WebP up to 10 MB goes as a photo, anything else as a document."""
+    # The file's caption (Telegram's limit for one).
+    text: Annotated[str, Field(max_length=1024)] = ""
+    file: bytes
+
+
+# --- canned replies (SPEC §11.3)
+
+# The characters a shortcut may hold (letters of any alphabet, digits, _ and -) are sales.canned's rule, answered 422.
+CannedShortcut = Annotated[str, Field(min_length=1, max_length=32)]
+CannedText = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class CannedReplyOut(Out):
+    id: int
+    shortcut: str
+    text: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CannedReplyIn(In):
+    shortcut: CannedShortcut
+    text: CannedText
+
+
+class CannedReplyPatch(In):
+    shortcut: CannedShortcut | None = None
+    text: CannedText | None = None
+
+
+class FilledReplyOut(Out):
+    # The reply's text with {client_name}, {manager_name} and {offer_title} filled in for this chat.
+    id: int
+    chat_id: int
+    shortcut: str
+    text: str
+
+
+# --- private notes and the timeline (SPEC §11.2, §11.4)
+
+class NoteIn(In):
+    text: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class NoteOut(Out):
+    id: int
+    chat_id: int
+    author: EmployeeRef
+    text: str
+    # The colleagues its @mentions pinged (never its author).
+    mentioned: list[EmployeeRef]
+    created_at: datetime
+
+
+class TimelineMessage(Out):
+    kind: Literal["message"]
+    at: datetime
+    id: int
+    # The same shape as GET /api/v1/chats/{id}/messages.
+    message: MessageOut
+
+
+class TimelineNote(Out):
+    kind: Literal["note"]
+    at: datetime
+    id: int
+    note: NoteOut
+
+
+class TimelineOrderCreated(Out):
+    kind: Literal["order_created"]
+    at: datetime
+    id: int
+    order_id: int
+    offer: OfferRef
+    amount: str
+    currency: str
+    # The order's status now.
+    status: OrderStatusName
+
+
+class TimelinePayment(Out):
+    kind: Literal["payment"]
+    # When the provider says it happened.
+    at: datetime
+    id: int
+    order_id: int
+    offer: OfferRef
+    result: Literal["paid", "failed", "refunded"]
+    # The event's amount, or the order's when the provider named none.
+    amount: str
+    currency: str
+    reason: str | None
+
+
+class TimelineAssignment(Out):
+    kind: Literal["assignment"]
+    at: datetime
+    id: int
+    # The chat's assignee, an order's manager (order_id) or the client's personal manager.
+    target: Literal["chat", "order", "client"]
+    order_id: int | None
+    from_employee: EmployeeRef | None
+    to_employee: EmployeeRef | None
+    reason: str
+    # Who made the change; null when closer's rules did.
+    actor: EmployeeRef | None
+
+
+class TimelineCall(Out):
+    kind: Literal["call"]
+    at: datetime
+    id: int
+    order_id: int
+    employee: EmployeeRef
+    outcome: Literal["no_answer", "call_back", "talked", "promised_to_pay", "refused"]
+    comment: str
+    call_back_at: datetime | None
+
+
+TimelineEntry = Annotated[
+    TimelineMessage | TimelineNote | TimelineOrderCreated | TimelinePayment | TimelineAssignment | TimelineCall,
+    Field(discriminator="kind"),
+]
+
+
+class TimelinePage(Out):
+    # Oldest first; next_cursor (pass it as `before`) continues further back in time.
+    items: list[TimelineEntry]
+    next_cursor: str | None
 
 
 # --- important items
@@ -396,6 +548,37 @@ class CommissionReport(Out):
     period_from: datetime
     period_to: datetime
     lines: list[CommissionLineOut]
+
+
+class AmountOut(Out):
+    currency: str
+    amount: str  # exact decimal, 2 places
+
+
+class RecoveredFiguresOut(Out):
+    # SPEC §11.5 (sales.recovered): failed payments, how many were paid later, how much, how fast.
+    failed: int
+    recovered: int
+    recovery_rate: str | None  # recovered / failed, 4 places; null without failures
+    recovered_amounts: list[AmountOut]  # per currency
+    median_recovery_seconds: float | None
+
+
+class RecoveredLineOut(RecoveredFiguresOut):
+    employee: EmployeeRef | None  # null: nobody (an order paid or failed without a manager, not taken)
+
+
+class RecoveredWeekOut(RecoveredFiguresOut):
+    week: str  # ISO week, "2026-W10"
+    starts: datetime  # its Monday 00:00 UTC
+
+
+class RecoveredReport(Out):
+    period_from: datetime
+    period_to: datetime
+    total: RecoveredFiguresOut
+    lines: list[RecoveredLineOut]
+    weeks: list[RecoveredWeekOut]
 
 
 class AccountOut(Out):

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
 from webio.types import Instant
-from sales.errors import Invalid
+from webio.validation import invalid
 from sales.payments import PaymentNotice
 from storage.models import PaymentResult
 
@@ -47,8 +47,7 @@ def notice_from_generic(body: object) -> PaymentNotice:
     try:
         event = GenericEvent.model_validate(body)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise Invalid(first["msg"], field=".".join(str(p) for p in first["loc"]) or "body") from None
+        raise invalid(error, "body") from None
     return PaymentNotice(
         provider=PROVIDER, event_id=event.event_id, order_ref=event.order_id, result=PaymentResult(event.status),
         occurred_at=event.occurred_at, amount=None if event.amount is None else Decimal(str(event.amount)),

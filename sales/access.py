@@ -32,7 +32,7 @@ async def get_in_account(model: type[M], account_id: int, object_id: int, *, wha
     """Fetch a row of this account; another account's id is simply not found."""
     found = await model.get_or_none(id=object_id, account_id=account_id)
     if found is None:
-        raise NotFound(f"{what} {object_id} not found", field=f"{what}_id")
+        raise NotFound(what + " {id} not found", field=f"{what}_id", id=object_id)
     return found
 
 
@@ -42,7 +42,7 @@ async def active_staff(account_id: int, employee_id: int, *,
     `deactivated`: orders and clients have always answered 403, chats answer 422), both naming the field."""
     employee = await Employee.get_or_none(id=employee_id, account_id=account_id)
     if employee is None:
-        raise NotFound(f"employee {employee_id} not found", field="employee_id")
+        raise NotFound("employee {id} not found", field="employee_id", id=employee_id)
     if not employee.active:
         raise deactivated("a deactivated employee cannot be assigned", field="employee_id")
     return employee

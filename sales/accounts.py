@@ -41,7 +41,7 @@ async def off_the_loop(work: Callable[..., _T], *args: object) -> _T:
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise Invalid(f"a password has at least {MIN_PASSWORD} characters", field="password")
+        raise Invalid("a password has at least {limit} characters", field="password", limit=MIN_PASSWORD)
     return _hasher.hash(password)
 
 
@@ -91,7 +91,7 @@ def needs_rehash(password_hash: str) -> bool:
 def _name(value: str, field: str) -> str:
     value = value.strip()
     if not value or len(value) > 200:
-        raise Invalid(f"{field} must be 1 to 200 characters", field=field)
+        raise Invalid("{what} must be 1 to 200 characters", field=field, what=field)
     return value
 
 
@@ -322,8 +322,8 @@ async def update_settings(actor: Employee, *, detach_after: int | None = None,
     if detach_after is not None and not 0 <= detach_after <= 365 * 24 * 3600:
         raise Invalid("detach_after is 0 (never) up to a year, in seconds", field="detach_after")
     if first_response_minutes is not None and not 0 <= first_response_minutes <= MAX_FIRST_RESPONSE_MINUTES:
-        raise Invalid(f"first_response_minutes is 0 (off) up to {MAX_FIRST_RESPONSE_MINUTES}",
-                      field="first_response_minutes")
+        raise Invalid("first_response_minutes is 0 (off) up to {limit}",
+                      field="first_response_minutes", limit=MAX_FIRST_RESPONSE_MINUTES)
     account = await Account.get(id=actor.account_id)
     if detach_after is not None:
         account.detach_after_seconds = detach_after

@@ -226,14 +226,14 @@ async def assign_orders(
     if not ids:
         raise Invalid("select at least one order", field="order_ids")
     if len(ids) > MAX_GROUP:
-        raise Invalid(f"at most {MAX_GROUP} orders at once", field="order_ids")
+        raise Invalid("at most {limit} orders at once", field="order_ids", limit=MAX_GROUP)
     async with in_transaction():
         await active_staff(actor.account_id, employee_id)
         # Locked in id order, so two group operations over overlapping selections cannot deadlock.
         orders = await Order.filter(id__in=ids, account_id=actor.account_id).order_by("id").select_for_update()
         if len(orders) != len(ids):
             missing = sorted(set(ids) - {o.id for o in orders})
-            raise NotFound(f"orders not found: {missing}", field="order_ids")
+            raise NotFound("orders not found: {ids}", field="order_ids", ids=missing)
         changed: list[int] = []
         for order in orders:
             log = await change_order_manager(
@@ -264,7 +264,7 @@ async def take_order(actor: Employee, order_id: int, *, now: datetime | None = N
         if order.order_manager_id is not None:
             raise NotAllowed("this order already has a manager", field="order_id")
         if order.status not in OPEN_STATUSES:
-            raise Conflict(f"a {order.status} order cannot be taken", field="order_id")
+            raise Conflict("a {status} order cannot be taken", field="order_id", status=order.status)
         await change_order_manager(order, actor.id, reason=AssignmentReason.TAKEN, actor_id=actor.id, now=now)
     return order
 

@@ -132,7 +132,7 @@ async def set_personal_manager_from_order(
 async def update_notes(actor: Employee, client_id: int, notes: str) -> Client:
     require_active(actor)
     if len(notes) > MAX_NOTES:
-        raise Invalid(f"notes are limited to {MAX_NOTES} characters", field="notes")
+        raise Invalid("notes are limited to {limit} characters", field="notes", limit=MAX_NOTES)
     client = await get_in_account(Client, actor.account_id, client_id, what="client")
     client.notes = notes
     await client.save(update_fields=["notes"])
@@ -143,7 +143,7 @@ async def add_client(actor: Employee, *, email: str, name: str = "", phone: str 
     """A client entered by staff (a phone lead, say). The e-mail is his identity: an existing one is a conflict."""
     require_active(actor)
     if len(notes) > MAX_NOTES:
-        raise Invalid(f"notes are limited to {MAX_NOTES} characters", field="notes")
+        raise Invalid("notes are limited to {limit} characters", field="notes", limit=MAX_NOTES)
     email = normalize_email(email)
     try:
         async with in_transaction():

@@ -8,7 +8,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from sales.access import get_in_account, require_active
-from sales import conversations, outbox
+from sales import attachments, conversations, outbox
 from sales.assignment import note_actions_on_client
 from sales.clock import utcnow
 from sales.errors import Invalid
@@ -23,7 +23,7 @@ def _clean(text: str) -> str:
     if not text:
         raise Invalid("a message cannot be empty", field="text")
     if len(text) > MAX_MESSAGE:
-        raise Invalid(f"a message is limited to {MAX_MESSAGE} characters", field="text")
+        raise Invalid("a message is limited to {limit} characters", field="text", limit=MAX_MESSAGE)
     return text
 
 
@@ -64,11 +64,12 @@ async def _append(
 
 
 async def record_inbound(
-    client: Client, text: str, *, telegram_message_id: int | None = None, now: datetime | None = None
+    client: Client, text: str, *, telegram_message_id: int | None = None, now: datetime | None = None,
+    attachment: attachments.Incoming | None = None,
 ) -> Message:
-    """A message from the client into his chat."""
+    """A message from the client into his chat; with a file (SPEC §11.1) the text is its caption, maybe empty."""
     now = now or utcnow()
-    text = _clean(text)
+    text = _clean(text) if attachment is None else attachments.caption(text, attachments.MAX_INBOUND_CAPTION)
     async with in_transaction():
         chat = await _locked_chat(client)
         message = await _append(
@@ -80,6 +81,8 @@ async def record_inbound(
             telegram_message_id=telegram_message_id,
             touch_chat=False,
         )
+        if attachment is not None:
+            await attachments.add(message.id, attachment, now)
         # Routed before the recipients are read, so a new lead's assignee gets this very message.
         await conversations.on_client_message(chat, client, message.id, now)
         recipients = await conversations.answering_for(client.id)
@@ -117,14 +120,16 @@ async def record_outbound(
     *,
     telegram_message_id: int | None = None,
     now: datetime | None = None,
+    attachment: attachments.Upload | None = None,
 ) -> Message:
-    """A message of an employee to a client (from the inbox or his Telegram).
+    """A message of an employee to a client (from the inbox or his Telegram); with a file (SPEC §11.1) the text is
+    its caption, maybe empty, and the file goes out with it.
 
     It updates his dialog record for the chat and counts as an action on the client's orders he manages.
     """
     require_active(actor)
     now = now or utcnow()
-    text = _clean(text)
+    text = _clean(text) if attachment is None else attachments.caption(text, attachments.MAX_CAPTION)
     async with in_transaction():
         client = await get_in_account(Client, actor.account_id, client_id, what="client")
         chat = await _locked_chat(client)
@@ -137,6 +142,8 @@ async def record_outbound(
             employee_id=actor.id,
             telegram_message_id=telegram_message_id,
         )
+        if attachment is not None:
+            await attachments.add(message.id, attachment, now)
         # The chat lock makes this read-then-write safe: no other writer of this chat runs meanwhile.
         record = await DialogRecord.get_or_none(employee_id=actor.id, chat_id=chat.id)
         if record is None:

@@ -160,7 +160,7 @@ async def chats(actor: Employee, tab: Tab | str, *, status: ChatStatus | str | N
         query = query.filter(_status(wanted, now or utcnow()))
     q = q.strip()
     if len(q) > MAX_SEARCH:
-        raise Invalid(f"search for at most {MAX_SEARCH} characters", field="q")
+        raise Invalid("search for at most {limit} characters", field="q", limit=MAX_SEARCH)
     if q:
         said = Message.filter(chat__account_id=actor.account_id, text__icontains=q).values("chat_id")
         query = query.filter(
@@ -245,7 +245,7 @@ async def visible_client(actor: Employee, client_id: int) -> Client:
     require_active(actor)
     client = await get_in_account(Client, actor.account_id, client_id, what="client")
     if not await may_see_client(actor, client):
-        raise NotFound(f"client {client_id} not found", field="client_id")
+        raise NotFound("client {id} not found", field="client_id", id=client_id)
     return client
 
 
@@ -260,7 +260,7 @@ async def visible_order(actor: Employee, order_id: int) -> Order:
     try:
         await visible_client(actor, order.client_id)
     except NotFound:
-        raise NotFound(f"order {order_id} not found", field="order_id") from None
+        raise NotFound("order {id} not found", field="order_id", id=order_id) from None
     return order
 
 
@@ -382,6 +382,8 @@ class ChatSummary:
     last_message: str | None
     last_direction: str | None
     unread: int
+    # The kind of the newest message's file (SPEC §11.1), so a caption-less photo still says what came.
+    last_attachment: str | None = None
 
 
 async def chat_summaries(chat_ids: set[int] | list[int], employee_id: int) -> dict[int, ChatSummary]:
@@ -397,8 +399,11 @@ async def chat_summaries(chat_ids: set[int] | list[int], employee_id: int) -> di
             f" AND r.employee_id = {int(employee_id)}), 0)")
     rows = await connections.get("default").execute_query_dict(
         f"SELECT c.id AS chat_id, (SELECT m.text {newest}) AS text, (SELECT m.direction {newest}) AS direction,"
+        f" (SELECT a.kind FROM attachment a WHERE a.message_id = (SELECT m.id {newest}) ORDER BY a.id LIMIT 1)"
+        f" AS attachment,"
         f" CASE WHEN c.last_inbound_message_id IS NULL OR c.last_inbound_message_id <= {seen} THEN 0 ELSE"
         f" (SELECT COUNT(*) FROM message m WHERE m.chat_id = c.id AND m.direction = 'in' AND m.id > {seen}) END"
         f" AS unread FROM chat c WHERE c.id IN ({','.join(map(str, ids))})"
     )
-    return {row["chat_id"]: ChatSummary(row["text"], row["direction"], int(row["unread"])) for row in rows}
+    return {row["chat_id"]: ChatSummary(row["text"], row["direction"], int(row["unread"]), row["attachment"])
+            for row in rows}

@@ -53,7 +53,7 @@ async def create_order(
     else:
         widget = await get_in_account(Widget, account_id, widget_id, what="widget")
     if len(customer_info) > MAX_TEXT:
-        raise Invalid(f"customer information is limited to {MAX_TEXT} characters", field="customer_info")
+        raise Invalid("customer information is limited to {limit} characters", field="customer_info", limit=MAX_TEXT)
 
     async with in_transaction():
         # Locked, so that the personal manager copied onto the order is the one a concurrent change leaves
@@ -126,7 +126,7 @@ async def record_call(
     if outcome != CallOutcome.CALL_BACK:
         call_back_at = None
     if len(comment) > MAX_TEXT:
-        raise Invalid(f"a comment is limited to {MAX_TEXT} characters", field="comment")
+        raise Invalid("a comment is limited to {limit} characters", field="comment", limit=MAX_TEXT)
     async with in_transaction():
         order = await get_in_account(Order, actor.account_id, order_id, what="order")
         _require_may_work_on(actor, order)
@@ -149,7 +149,7 @@ async def add_comment(actor: Employee, order_id: int, text: str, *, now: datetim
     if not text:
         raise Invalid("a comment cannot be empty", field="text")
     if len(text) > MAX_TEXT:
-        raise Invalid(f"a comment is limited to {MAX_TEXT} characters", field="text")
+        raise Invalid("a comment is limited to {limit} characters", field="text", limit=MAX_TEXT)
     async with in_transaction():
         order = await get_in_account(Order, actor.account_id, order_id, what="order")
         _require_may_work_on(actor, order)
@@ -168,13 +168,13 @@ async def set_status(
     except ValueError:
         raise Invalid(f"unknown status {status!r}", field="status") from None
     if status not in _STAFF_STATUSES:
-        raise Invalid(f"staff cannot set an order {status}", field="status")
+        raise Invalid("staff cannot set an order {status}", field="status", status=status)
     async with in_transaction():
         order = await get_in_account(Order, actor.account_id, order_id, what="order")
         order = await Order.filter(id=order.id).select_for_update().get()
         _require_may_work_on(actor, order)
         if order.status not in OPEN_STATUSES:
-            raise Conflict(f"a {order.status} order cannot change status by hand", field="status")
+            raise Conflict("a {status} order cannot change status by hand", field="status", status=order.status)
         if order.status != status:
             order.status = status
             await order.save(update_fields=["status", "updated_at"])

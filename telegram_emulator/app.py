@@ -7,10 +7,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from telegram_emulator.botapi import make_handler
+from telegram_emulator.botapi import make_file_handler, make_handler
 from telegram_emulator.control import WORLD, add_control_routes
 from telegram_emulator.webhooks import WebhookPusher
-from telegram_emulator.world import World
+from telegram_emulator.world import MAX_UPLOAD, World
 
 PAGE = Path(__file__).with_name("page.html")
 PUSHER = web.AppKey("emulator_pusher", WebhookPusher)
@@ -21,7 +21,8 @@ async def _page(request: web.Request) -> web.FileResponse:
 
 
 def create_emulator_app(world: World, *, retry_delay: float = 0.2) -> web.Application:
-    app = web.Application()
+    # Room for Telegram's largest upload (50 MB) and the form around it; a larger one is answered 413 like Telegram.
+    app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024)
     app[WORLD] = world
     app[PUSHER] = WebhookPusher(world, retry_delay=retry_delay)
 
@@ -32,6 +33,7 @@ def create_emulator_app(world: World, *, retry_delay: float = 0.2) -> web.Applic
     app.cleanup_ctx.append(pusher_ctx)
     handler = make_handler(world)
     app.router.add_route("*", "/bot{token}/{method}", handler)
+    app.router.add_get("/file/bot{token}/{path:.+}", make_file_handler(world))
     add_control_routes(app)
     app.router.add_get("/", _page)
     return app

@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_request import FileField
 
-from telegram_emulator.world import ApiError, Bot, World
+from telegram_emulator.world import MEDIA_KINDS, ApiError, Bot, World
 
 # Parameters that are JSON inside a form (aiogram encodes nested values so).
 _JSON_FIELDS = {"reply_markup", "prices", "entities", "allowed_updates", "commands", "reply_parameters",
@@ -27,8 +28,12 @@ async def read_params(request: web.Request) -> dict[str, Any]:
                 raise ApiError(400, "Bad Request: parameters must be an object")
             params.update(body)
         else:
-            form = await request.post()
-            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+            try:
+                form = await request.post()
+            except web.HTTPRequestEntityTooLarge:
+                raise ApiError(413, "Request Entity Too Large") from None
+            # Text fields, and uploaded files (a file field is named by its `attach://<name>` parameter).
+            params.update({k: v for k, v in form.items() if isinstance(v, str | FileField)})
     for name in _JSON_FIELDS & params.keys():
         if isinstance(params[name], str):
             try:
@@ -111,11 +116,44 @@ async def send_invoice(world: World, bot: Bot, params: dict) -> dict:
 
 
 async def copy_message(world: World, bot: Bot, params: dict) -> dict:
-    source = world.find(bot, _int(params, "from_chat_id"), _int(params, "message_id"))
-    if source is None or source.text is None:
-        raise ApiError(400, "Bad Request: message to copy not found")
-    sent = await world.send_message(bot, _int(params, "chat_id"), source.text, reply_markup=params.get("reply_markup"))
-    return {"message_id": sent["message_id"]}
+    caption = params.get("caption")
+    return await world.copy_message(
+        bot, _int(params, "chat_id"), _int(params, "from_chat_id"), _int(params, "message_id"),
+        caption=None if caption is None else str(caption), parse_mode=params.get("parse_mode"),
+        reply_markup=params.get("reply_markup"),
+    )
+
+
+def _input_file(params: dict, name: str) -> tuple[bytes | None, str | None, str | None, str | None]:
+    """(data, file name, content type, file_id) of a file parameter: an upload, or a file_id the bot has."""
+    value = params.get(name)
+    if isinstance(value, str) and value.startswith("attach://"):
+        value = params.get(value.removeprefix("attach://"))
+    if isinstance(value, FileField):
+        return value.file.read(), value.filename, value.content_type, None
+    if isinstance(value, str) and value:
+        if value.startswith(("http://", "https://")):
+            raise ApiError(400, "Bad Request: wrong HTTP URL specified")  # the emulator fetches nothing
+        return None, None, None, value
+    raise ApiError(400, f"Bad Request: there is no {name} in the request")
+
+
+def _send_media(kind: str) -> Method:
+    async def send(world: World, bot: Bot, params: dict) -> dict:
+        data, file_name, content_type, file_id = _input_file(params, kind)
+        caption = params.get("caption")
+        return await world.send_media(
+            bot, _int(params, "chat_id"), kind, data=data, file_id=file_id, file_name=file_name,
+            mime_type=content_type if content_type and content_type != "application/octet-stream" else None,
+            caption=None if caption is None else str(caption), parse_mode=params.get("parse_mode"),
+            reply_markup=params.get("reply_markup"), reply_to_message_id=_reply_to(params),
+        )
+
+    return send
+
+
+async def get_file(world: World, bot: Bot, params: dict) -> dict:
+    return world.get_file(bot, str(params.get("file_id", ""))).to_api()
 
 
 async def forward_message(world: World, bot: Bot, params: dict) -> dict:
@@ -195,6 +233,8 @@ METHODS: dict[str, Method] = {
         "setWebhook": set_webhook, "deleteWebhook": delete_webhook, "getWebhookInfo": get_webhook_info,
         "getUpdates": get_updates, "setMyCommands": set_my_commands, "getMyCommands": get_my_commands,
         "deleteMyCommands": delete_my_commands, "sendChatAction": send_chat_action, "close": close,
+        "getFile": get_file,
+        **{"send" + "".join(part.title() for part in kind.split("_")): _send_media(kind) for kind in MEDIA_KINDS},
     }.items()
 }
 
@@ -213,6 +253,9 @@ def make_handler(world: World):
             method = METHODS.get(request.match_info["method"].lower())
             if method is None:
                 raise ApiError(404, "Not Found: method not found")
+            fault = world.take_fault(request.match_info["method"])
+            if fault is not None:
+                raise fault
             result = await method(world, bot, await read_params(request))
         except ApiError as error:
             return error_response(error)
@@ -220,3 +263,20 @@ def make_handler(world: World):
         return web.json_response({"ok": True, "result": result})
 
     return handle
+
+
+def make_file_handler(world: World):
+    """GET /file/bot<token>/<file_path>: a file's bytes, at the path getFile named (Telegram's download URL)."""
+
+    async def download(request: web.Request) -> web.StreamResponse:
+        try:
+            bot = world.bot(request.match_info["token"])
+        except ApiError as error:
+            return error_response(error)
+        stored = world.file_at(bot, request.match_info["path"])
+        if stored is None:
+            return error_response(ApiError(404, "Not Found"))
+        world.counters["downloads"] += 1
+        return web.Response(body=stored.data, content_type="application/octet-stream")
+
+    return download

@@ -8,10 +8,12 @@ burst tolerated), updates resent by webhook until acknowledged, getUpdates with 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import itertools
 import math
 import re
+import secrets
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -37,6 +39,18 @@ def first_update_id() -> int:
 
 
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+# Files (Bot API): a bot downloads at most 20 MB (getFile), uploads at most 50 MB, a photo at most 10 MB.
+MAX_DOWNLOAD = 20 * 1024 * 1024
+MAX_UPLOAD = 50 * 1024 * 1024
+MAX_PHOTO = 10 * 1024 * 1024
+# What a message can carry instead of text, and where Telegram keeps each kind (the folder of its file_path).
+MEDIA_KINDS = ("photo", "document", "voice", "audio", "video", "video_note", "sticker", "animation")
+_FOLDERS = {"photo": ("photos", "jpg"), "document": ("documents", "bin"), "voice": ("voice", "oga"),
+            "audio": ("music", "mp3"), "video": ("videos", "mp4"), "video_note": ("video_notes", "mp4"),
+            "sticker": ("stickers", "webp"), "animation": ("animations", "mp4")}
+# Kinds that carry no caption (Telegram drops one given with them).
+_NO_CAPTION = {"sticker", "video_note"}
 MAX_CALLBACK_DATA = 64
 HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "tg-spoiler",
              "span", "blockquote", "tg-emoji"}
@@ -124,6 +138,49 @@ class StoredMessage:
 
 
 @dataclass
+class StoredFile:
+    """A file as Telegram keeps it for one bot: its bytes, and what getFile and the download URL answer."""
+
+    file_id: str
+    file_unique_id: str
+    bot_id: int
+    data: bytes
+    file_path: str
+    # (kind, the Bot API object a message carries for it), to send the file again by its file_id.
+    media: tuple[str, object] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def to_api(self) -> dict:
+        return {"file_id": self.file_id, "file_unique_id": self.file_unique_id, "file_size": self.size,
+                "file_path": self.file_path}
+
+
+def main_file_id(content: dict) -> str | None:
+    """The file of a message's media: a photo's largest size, else the media object's own file."""
+    for kind in MEDIA_KINDS:
+        media = content.get(kind)
+        if kind == "photo" and media:
+            return media[-1]["file_id"]
+        if isinstance(media, dict):
+            return media.get("file_id")
+    return None
+
+
+def media_kind(content: dict) -> str | None:
+    # An animation also carries a `document` (as Telegram sends it): the animation is what it is.
+    if "animation" in content:
+        return "animation"
+    return next((kind for kind in MEDIA_KINDS if content.get(kind)), None)
+
+
+@dataclass
 class Bot:
     id: int
     token: str
@@ -170,6 +227,11 @@ class World:
         self.changed = asyncio.Condition()
         # Called with (bot, update) when an update is ready; the server wires webhook pushing here.
         self.on_update = None
+        # Files by file_id, and by the bot's token and file_path for the download URL.
+        self.files: dict[str, StoredFile] = {}
+        self._file_numbers = itertools.count()
+        # Method name (lower case) -> errors its next calls answer instead of working (tests of a failing Telegram).
+        self.faults: dict[str, list[ApiError]] = {}
 
     # -- setup ---------------------------------------------------------------------------------------------
     def add_bot(self, token: str, username: str | None = None, first_name: str = "closer bot") -> Bot:
@@ -255,6 +317,80 @@ class World:
             raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         return user
 
+    # -- files ---------------------------------------------------------------------------------------------
+    def add_file(self, bot: Bot, data: bytes, kind: str, *, file_name: str | None = None,
+                 variant: str = "") -> StoredFile:
+        """Bytes kept for `bot` under a new file_id (file ids are per bot; the unique id is the content's)."""
+        number = next(self._file_numbers)
+        folder, extension = _FOLDERS[kind]
+        if file_name and "." in file_name:
+            extension = re.sub(r"[^A-Za-z0-9]", "", file_name.rsplit(".", 1)[1])[:8] or extension
+        unique = hashlib.sha256(data + variant.encode()).hexdigest()[:16]
+        stored = StoredFile(file_id=f"{kind}-{bot.id}-{number}-{secrets.token_hex(6)}", file_unique_id=unique,
+                            bot_id=bot.id, data=bytes(data), file_path=f"{folder}/file_{number}.{extension}")
+        self.files[stored.file_id] = stored
+        return stored
+
+    def media(self, bot: Bot, kind: str, data: bytes, *, file_name: str | None = None, mime_type: str | None = None,
+              duration: int | None = None, width: int | None = None, height: int | None = None) -> dict:
+        """The message content Telegram makes of a file of this kind: {kind: object} (a photo: its sizes)."""
+        if kind not in MEDIA_KINDS:
+            raise ApiError(400, f"Bad Request: unknown media kind {kind!r}")
+        if kind == "photo":
+            # Telegram makes smaller sizes of a photo, the largest last; the emulator keeps the same bytes in each.
+            width, height = width or 1280, height or 960
+            sizes = []
+            for label, scale in (("s", 90 / max(width, height)), ("m", 320 / max(width, height)), ("x", 1.0)):
+                stored = self.add_file(bot, data, kind, variant=label)
+                size = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
+                        "width": max(1, round(width * min(scale, 1.0))),
+                        "height": max(1, round(height * min(scale, 1.0))), "file_size": stored.size}
+                sizes.append(size)
+            stored.media = ("photo", sizes)
+            return {"photo": sizes}
+        stored = self.add_file(bot, data, kind, file_name=file_name)
+        obj: dict = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "file_size": stored.size}
+        if kind in ("voice", "audio", "video", "video_note", "animation"):
+            obj["duration"] = int(duration or 1)
+        if kind in ("video", "animation", "sticker"):
+            obj["width"], obj["height"] = int(width or 512), int(height or 512)
+        if kind == "video_note":
+            obj["length"] = int(width or 240)
+        if kind == "sticker":
+            obj.update(type="regular", is_animated=False, is_video=False)
+        if kind in ("document", "audio", "video", "animation") and file_name:
+            obj["file_name"] = file_name
+        if kind in ("document", "voice", "audio", "video", "animation"):
+            obj["mime_type"] = mime_type or {"voice": "audio/ogg", "audio": "audio/mpeg", "video": "video/mp4",
+                                             "animation": "video/mp4"}.get(kind, "application/octet-stream")
+        stored.media = (kind, obj)
+        content = {kind: obj}
+        if kind == "animation":
+            content["document"] = dict(obj)  # Telegram sends an animation as a document too
+        return content
+
+    def get_file(self, bot: Bot, file_id: str) -> StoredFile:
+        stored = self.files.get(file_id)
+        if stored is None or stored.bot_id != bot.id:
+            raise ApiError(400, "Bad Request: wrong file_id or the file is temporarily unavailable")
+        if stored.size > MAX_DOWNLOAD:
+            raise ApiError(400, "Bad Request: file is too big")
+        return stored
+
+    def file_at(self, bot: Bot, file_path: str) -> StoredFile | None:
+        """What the download URL of `bot` serves at `file_path` (only files getFile may hand out)."""
+        return next((f for f in self.files.values()
+                     if f.bot_id == bot.id and f.file_path == file_path and f.size <= MAX_DOWNLOAD), None)
+
+    def fail_next(self, method: str, code: int = 500, description: str = "Internal Server Error",
+                  times: int = 1) -> None:
+        """The next `times` calls of `method` answer this error, as a Telegram in trouble would."""
+        self.faults.setdefault(method.lower(), []).extend(ApiError(code, description) for _ in range(times))
+
+    def take_fault(self, method: str) -> ApiError | None:
+        waiting = self.faults.get(method.lower())
+        return waiting.pop(0) if waiting else None
+
     # -- what bots do --------------------------------------------------------------------------------------
     async def send_message(self, bot: Bot, chat_id: int, text: str, *, parse_mode=None, reply_markup=None,
                            reply_to_message_id=None) -> dict:
@@ -291,6 +427,74 @@ class World:
                    "total_amount": total}
         message = self._store(bot, chat_id, from_bot=True, sender=self.bot_user(bot), text=None,
                               extra={"invoice": invoice, "_payload": payload})
+        self.counters["sent"] += 1
+        await self._notify()
+        return self._public(message, user)
+
+    async def send_media(self, bot: Bot, chat_id: int, kind: str, *, data: bytes | None = None,
+                         file_id: str | None = None, file_name: str | None = None, mime_type: str | None = None,
+                         caption: str | None = None, parse_mode=None, reply_markup=None,
+                         reply_to_message_id=None) -> dict:
+        """sendPhoto, sendDocument…: an upload (`data`) or a file this bot has (`file_id`)."""
+        user = self._reachable(bot, chat_id)
+        shown = plain_text(caption, parse_mode) if caption else None
+        if shown is not None and len(shown) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        markup = check_markup(reply_markup)
+        if file_id is not None:
+            stored = self.files.get(file_id)
+            if stored is None or stored.bot_id != bot.id:
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            data = stored.data
+        elif data is None or not data:
+            raise ApiError(400, f"Bad Request: there is no {kind} in the request")
+        elif len(data) > MAX_UPLOAD:
+            raise ApiError(413, "Request Entity Too Large")
+        elif kind == "photo" and len(data) > MAX_PHOTO:
+            raise ApiError(400, "Bad Request: PHOTO_SAVE_FILE_INVALID")
+        self._admit(bot, chat_id)
+        if file_id is not None and stored.media is not None and stored.media[0] == kind:
+            content = {kind: stored.media[1]}
+        else:
+            content = self.media(bot, kind, data, file_name=file_name, mime_type=mime_type)
+        return await self._deliver(bot, user, content, caption=shown if kind not in _NO_CAPTION else None,
+                                   markup=markup, reply_to_message_id=reply_to_message_id)
+
+    async def copy_message(self, bot: Bot, chat_id: int, from_chat_id: int, message_id: int, *,
+                           caption: str | None = None, parse_mode=None, reply_markup=None) -> dict:
+        """copyMessage: the source's text or media (its caption replaced when one is given), without a link back."""
+        source = self.find(bot, from_chat_id, message_id)
+        kind = media_kind(source.extra) if source is not None else None
+        if source is None or (source.text is None and kind is None):
+            raise ApiError(400, "Bad Request: message to copy not found")
+        if kind is None:
+            sent = await self.send_message(bot, chat_id, source.text, reply_markup=reply_markup)
+            return {"message_id": sent["message_id"]}
+        user = self._reachable(bot, chat_id)
+        shown = source.extra.get("caption")
+        if caption is not None:
+            shown = plain_text(caption, parse_mode) if caption else None
+        if shown is not None and len(shown) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        markup = check_markup(reply_markup)
+        self._admit(bot, chat_id)
+        content = {k: source.extra[k] for k in (kind, "document") if k in source.extra}
+        sent = await self._deliver(bot, user, content, caption=shown if kind not in _NO_CAPTION else None,
+                                   markup=markup, reply_to_message_id=None)
+        return {"message_id": sent["message_id"]}
+
+    async def _deliver(self, bot: Bot, user: User, content: dict, *, caption: str | None, markup: dict | None,
+                       reply_to_message_id) -> dict:
+        extra = dict(content)
+        if caption:
+            extra["caption"] = caption
+        if markup is not None:
+            extra["reply_markup"] = markup
+        if reply_to_message_id is not None:
+            original = self.find(bot, user.id, int(reply_to_message_id))
+            if original is not None:
+                extra["reply_to_message"] = self._public(original, user)
+        message = self._store(bot, user.id, from_bot=True, sender=self.bot_user(bot), text=None, extra=extra)
         self.counters["sent"] += 1
         await self._notify()
         return self._public(message, user)
@@ -392,6 +596,22 @@ class World:
         await self._notify()
         return await self.push_update(bot, {"message": self._public(message, user)})
 
+    async def user_sends_media(self, bot: Bot, user_id: int, kind: str, data: bytes, *, caption: str | None = None,
+                               file_name: str | None = None, mime_type: str | None = None,
+                               duration: int | None = None, width: int | None = None, height: int | None = None,
+                               reply_to: int | None = None) -> dict:
+        """A photo, document, voice… from the user, with its caption; the bytes stay here for getFile."""
+        self.user(user_id)
+        if not data:
+            raise ApiError(400, "Bad Request: the file is empty")
+        if caption is not None and len(caption) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        content = self.media(bot, kind, data, file_name=file_name, mime_type=mime_type, duration=duration,
+                             width=width, height=height)
+        if caption and kind not in _NO_CAPTION:
+            content["caption"] = caption
+        return await self.user_sends(bot, user_id, reply_to=reply_to, content=content)
+
     async def user_presses(self, bot: Bot, user_id: int, message_id: int, data: str, *, force: bool = False) -> dict:
         user = self.user(user_id)
         message = self.find(bot, user_id, message_id)
@@ -440,5 +660,10 @@ class World:
             data = self._public(message, user)
             data["from_bot"] = message.from_bot
             data["edits"] = message.edits
+            file_id = main_file_id(message.extra)
+            if file_id is not None and file_id in self.files:
+                # What the user received, byte for byte: tests compare it with what was sent.
+                data["file"] = {"file_id": file_id, "sha256": self.files[file_id].sha256,
+                                "size": self.files[file_id].size}
             result.append(data)
         return result

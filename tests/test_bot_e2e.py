@@ -335,11 +335,10 @@ async def test_bad_input_gets_a_polite_answer_and_breaks_nothing(stack):
     await eventually(lambda: any("too long" in t for t in stack.bot_texts(CUSTOMER)))
     await stack.say(CUSTOMER, "/fly_me_to_the_moon")
     await eventually(lambda: any("do not know this command" in t for t in stack.bot_texts(CUSTOMER)))
-    await stack.world.user_sends(stack.bot, CUSTOMER, content={"sticker": {
-        "file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1,
-        "is_animated": False, "is_video": False}})
+    # Files are messages of their own (SPEC §11.1, tests/test_attachments.py); a location is not passed on.
+    await stack.world.user_sends(stack.bot, CUSTOMER, content={"location": {"latitude": 50.45, "longitude": 30.52}})
     await eventually(lambda: any("only pass on text" in t for t in stack.bot_texts(CUSTOMER)))
-    assert await Message.filter(chat__client_id=client.id, text="[unsupported: sticker]").exists()
+    assert await Message.filter(chat__client_id=client.id, text="[unsupported: location]").exists()
     forged = await stack.world.user_presses(stack.bot, CUSTOMER, stack.chat(CUSTOMER)[-1]["message_id"], "buy:999999", force=True)
     callback_id = forged["callback_query"]["id"]
     await eventually(lambda: stack.world.callbacks[callback_id]["answered"])

@@ -16,6 +16,10 @@ from telegram_emulator.world import World
 from tests.conftest import redis_database
 from tests.test_bot_e2e import eventually
 
+# Failed once in the parallel part of the suite (a client not seen within 10 s, then a teardown that never ended);
+# not reproduced in a dozen runs, alone or under load. It runs with the machine to itself until that is understood.
+pytestmark = pytest.mark.alone
+
 TOKENS = {"A": "8101:bot-of-a", "B": "8102:bot-of-b"}
 USER = 4242  # one person who talks to both companies' bots
 

@@ -262,3 +262,164 @@ async def test_the_stand_in_client_page_is_served(world_and_bot):
     async with aiohttp.ClientSession() as session, session.get(server.make_url("/")) as response:
         assert response.status == 200
         assert "Telegram stand-in" in await response.text()
+
+
+# --- files (SPEC §11.1): what users send, getFile and the download URL, what bots send
+
+PNG = bytes.fromhex("89504e470d0a1a0a") + b"emulated photo bytes"
+
+
+async def _download(bot, file_id: str) -> bytes:
+    found = await bot.get_file(file_id)
+    return (await bot.download_file(found.file_path)).read()
+
+
+@pytest.mark.parametrize("kind", ["photo", "document", "voice", "audio", "video", "video_note", "sticker",
+                                  "animation"])
+async def test_a_users_file_arrives_with_its_caption_and_downloads_through_get_file(world_and_bot, kind):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    await world.user_sends_media(world.bot(TOKEN), user, kind, PNG + kind.encode(), caption="look",
+                                 file_name="thing.bin", mime_type="application/x-thing")
+    message = (await bot.get_updates(timeout=0))[-1].message
+    assert message.content_type == kind
+    media = message.photo[-1] if kind == "photo" else getattr(message, kind)
+    assert await _download(bot, media.file_id) == PNG + kind.encode()
+    assert media.file_size == len(PNG + kind.encode())
+    if kind in ("sticker", "video_note"):
+        assert message.caption is None  # these kinds carry no caption
+    else:
+        assert message.caption == "look"
+
+
+async def test_a_photo_comes_in_several_sizes_the_largest_last(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    await world.user_sends_media(world.bot(TOKEN), user, "photo", PNG, width=1600, height=1200)
+    sizes = (await bot.get_updates(timeout=0))[-1].message.photo
+    assert len(sizes) == 3 and len({s.file_id for s in sizes}) == 3
+    assert [s.width for s in sizes] == sorted(s.width for s in sizes) and sizes[-1].width == 1600
+
+
+async def test_a_document_keeps_its_name_and_type(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    await world.user_sends_media(world.bot(TOKEN), user, "document", b"%PDF-1.4 x", file_name="offer.pdf",
+                                 mime_type="application/pdf")
+    document = (await bot.get_updates(timeout=0))[-1].message.document
+    assert (document.file_name, document.mime_type) == ("offer.pdf", "application/pdf")
+    assert (await bot.get_file(document.file_id)).file_path.endswith(".pdf")
+
+
+async def test_get_file_refuses_a_file_over_20_mb_like_telegram(world_and_bot):
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    big = b"\0" * (20 * 1024 * 1024 + 1)
+    await world.user_sends_media(world.bot(TOKEN), user, "video", big)
+    video = (await bot.get_updates(timeout=0))[-1].message.video
+    assert video.file_size == len(big)
+    with pytest.raises(TelegramBadRequest, match="file is too big"):
+        await bot.get_file(video.file_id)
+
+
+async def test_another_bots_file_id_is_refused(world_and_bot):
+    world, bot, _ = world_and_bot
+    other = world.add_bot("5151:other")
+    world.add_user(1001, "Ann")
+    await world.user_sends(other, 1001, text="/start")
+    await world.user_sends_media(other, 1001, "document", b"secret", file_name="a.txt")
+    file_id = world.transcript(other, 1001)[-1]["document"]["file_id"]
+    with pytest.raises(TelegramBadRequest, match="wrong file_id"):
+        await bot.get_file(file_id)
+
+
+async def test_the_download_url_serves_only_the_bots_own_paths(world_and_bot):
+    world, bot, server = world_and_bot
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(server.make_url(f"/file/bot{TOKEN}/documents/file_999.pdf")) as response:
+            assert response.status == 404
+        async with session.get(server.make_url("/file/bot1:nobody/documents/file_0.pdf")) as response:
+            assert response.status == 401
+
+
+async def test_a_method_made_to_fail_fails_once_then_works(world_and_bot):
+    world, bot, _ = world_and_bot
+    world.fail_next("getMe", 500, "Internal Server Error")
+    from aiogram.exceptions import TelegramServerError
+
+    with pytest.raises(TelegramServerError):
+        await bot.get_me()
+    assert (await bot.get_me()).id == 5150
+
+
+async def test_send_document_uploads_the_bytes_and_the_chat_keeps_them(world_and_bot):
+    import hashlib
+
+    from aiogram.types import BufferedInputFile
+
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    data = b"%PDF-1.7 the price list"
+    sent = await bot.send_document(user, BufferedInputFile(data, "prices.pdf"), caption="<b>Prices</b>",
+                                   parse_mode="HTML")
+    assert sent.document.file_name == "prices.pdf" and sent.caption == "Prices"
+    shown = world.transcript(world.bot(TOKEN), user)[-1]
+    assert shown["file"]["sha256"] == hashlib.sha256(data).hexdigest() and shown["caption"] == "Prices"
+    again = await bot.send_document(user, sent.document.file_id)  # by file_id: no upload
+    assert again.document.file_id == sent.document.file_id
+    assert await _download(bot, sent.document.file_id) == data
+
+
+async def test_send_photo_refuses_a_photo_over_10_mb_and_a_caption_over_1024(world_and_bot):
+    from aiogram.types import BufferedInputFile
+
+    world, bot, _ = world_and_bot
+    user = await _started_user(world)
+    with pytest.raises(TelegramBadRequest, match="PHOTO_SAVE_FILE_INVALID"):
+        await bot.send_photo(user, BufferedInputFile(PNG + b"\0" * (10 * 1024 * 1024), "big.png"))
+    with pytest.raises(TelegramBadRequest, match="caption is too long"):
+        await bot.send_photo(user, BufferedInputFile(PNG, "p.png"), caption="x" * 1025)
+    sent = await bot.send_photo(user, BufferedInputFile(PNG, "p.png"), caption="ok")
+    assert sent.photo[-1].file_size == len(PNG)
+
+
+async def test_copy_message_copies_a_users_media_into_another_chat(world_and_bot):
+    world, bot, _ = world_and_bot
+    customer = await _started_user(world, 1001, "Ann")
+    staff = await _started_user(world, 2001, "Maria")
+    update = await world.user_sends_media(world.bot(TOKEN), customer, "voice", b"OggS voice", caption="listen")
+    copied = await bot.copy_message(staff, customer, update["message"]["message_id"], caption="<i>from Ann</i>",
+                                    parse_mode="HTML")
+    shown = world.transcript(world.bot(TOKEN), staff)[-1]
+    assert shown["message_id"] == copied.message_id and shown["from_bot"]
+    assert shown["voice"]["file_id"] == update["message"]["voice"]["file_id"] and shown["caption"] == "from Ann"
+
+
+async def test_media_is_sent_and_downloaded_over_the_control_api(world_and_bot):
+    import aiohttp
+
+    world, bot, server = world_and_bot
+    user = await _started_user(world)
+    form = aiohttp.FormData()
+    for key, value in (("user_id", str(user)), ("kind", "document"), ("caption", "see attached")):
+        form.add_field(key, value)
+    form.add_field("file", b"hello file", filename="note.txt", content_type="text/plain")
+    async with aiohttp.ClientSession() as session:
+        async with session.post(server.make_url("/_emulator/send_media"), data=form) as response:
+            assert response.status == 200, await response.text()
+            document = (await response.json())["message"]["document"]
+        assert (document["file_name"], document["mime_type"]) == ("note.txt", "text/plain")
+        async with session.get(server.make_url(f"/_emulator/files/{document['file_id']}")) as response:
+            assert await response.read() == b"hello file"
+    assert await _download(bot, document["file_id"]) == b"hello file"
+
+
+async def test_the_stand_in_client_page_sends_and_shows_files(world_and_bot):
+    _, _, server = world_and_bot
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.get(server.make_url("/")) as response:
+        page = await response.text()
+    assert 'id="attach"' in page and "_emulator/send_media" in page and "_emulator/files/" in page

@@ -2,70 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import expect
 
 from core import links
 from sales import conversations, dialogs, outbox
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
 from storage.models import Account, Chat, ChatStatus, Client, Employee, Message, Offer, Order, Outbox, OutboxStatus, PaymentResult
-from tests.apitools import PASSWORD, make_api
-from tests.conftest import require_backend
+from tests.browsing import OUTPUT, base_of, browser, inbox, listening, logged_in, open_page
 from tests.factories import at, new_client
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture
-async def browser(inbox):
-    # After the app starts and closed before it stops: a page's live socket still opening when the server shuts down
-    # would hold the shutdown until its timeout.
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def inbox(request, database_urls, aiohttp_client):
-    """The app on SQLite; a test may pass settings with `@pytest.mark.parametrize("inbox", [{...}], indirect=True)`."""
-    return await make_api(require_backend(database_urls, "sqlite"), aiohttp_client, managers=3,
-                          settings=getattr(request, "param", None))
-
-
-def base_of(inbox) -> str:
-    return str(inbox.client.make_url("")).rstrip("/")
-
-
-async def logged_in(browser, inbox, employee) -> Page:
-    page = await browser.new_page(viewport={"width": 1280, "height": 800})
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors
-    await page.goto(base_of(inbox) + "/inbox/")
-    await page.fill("input[name=email]", employee.email)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/inbox/")
-    await expect(page.locator("body")).to_have_attribute("data-ready", "yes")
-    return page
-
-
-async def open_page(page: Page, inbox, path: str) -> None:
-    await page.goto(base_of(inbox) + path)
-    await expect(page.locator("body")).to_have_attribute("data-ready", "yes")
-
-
-async def listening(page: Page) -> None:
-    """The page's live socket is open: what happens from now on reaches it."""
-    await expect(page.locator("body")).to_have_attribute("data-live", "on")
-
+__all__ = ["browser", "inbox"]  # the fixtures (tests/browsing.py)
 
 async def test_an_employee_logs_in_and_sees_his_chats(browser, inbox):
     manager = inbox.shop.managers[0]

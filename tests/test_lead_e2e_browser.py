@@ -17,7 +17,7 @@ from playwright.async_api import Page, async_playwright, expect
 from sales import accounts
 from storage.models import Chat, Employee, Message, Role
 from tests.test_bot_e2e import CUSTOMER, PUBLIC, STAFF, TOKEN, Stack, _buttons, eventually, start_stack
-from tests.test_inbox_browser import ARGS, CHROMIUM, listening
+from tests.browsing import ARGS, CHROMIUM, listening
 
 # Asserts on wall-clock time or runs several processes: run with the machine to itself (scripts/test.sh).
 pytestmark = pytest.mark.alone

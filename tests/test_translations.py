@@ -93,12 +93,75 @@ def test_every_text_on_the_pages_is_declared():
 def test_every_page_text_is_translated_and_none_is_stale(lang):
     from inbox.texts import UI_TEXTS
 
+    from inbox.texts import ERROR_TEXTS
+
     catalog = _inbox_catalog(lang)
     assert sorted(t for t in UI_TEXTS if not catalog.get(t)) == []
-    assert sorted(set(catalog) - set(UI_TEXTS)) == []
+    assert sorted(set(catalog) - set(UI_TEXTS) - set(ERROR_TEXTS)) == []
 
 
 def test_the_pages_load_their_texts_in_ukrainian():
     from inbox.pages import texts_for
 
     assert texts_for("uk")["Important"] == "Важливе"
+
+
+# --- the API's error messages (inbox/texts.py ERROR_TEXTS, translated for an employee's page by inbox/errors.py)
+
+REFUSALS = {"Invalid", "NotAllowed", "NotFound", "Conflict", "DomainError"}
+ERROR_SOURCES = ("sales", "inbox", "webio")
+
+
+def _literal_refusals() -> set[str]:
+    """The text of every refusal raised with a literal (a fixed text, or a template filled from its params)."""
+    import ast
+
+    texts = set()
+    for folder in ERROR_SOURCES:
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) in REFUSALS and node.args:
+                    first = node.args[0]
+                    for value in (first.body, first.orelse) if isinstance(first, ast.IfExp) else (first,):
+                        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                            texts.add(value.value)
+    return texts
+
+
+def _string_literals() -> set[str]:
+    import ast
+
+    texts = set()
+    for folder in ERROR_SOURCES:
+        for path in (ROOT / folder).rglob("*.py"):
+            if path != INBOX / "texts.py":
+                texts |= {node.value for node in ast.walk(ast.parse(path.read_text()))
+                          if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    return texts
+
+
+def test_every_refusal_with_a_literal_text_is_declared_for_translation():
+    from inbox.texts import ERROR_TEXTS
+
+    assert len(_literal_refusals()) > 60
+    assert sorted(_literal_refusals() - set(ERROR_TEXTS)) == []
+
+
+def test_every_declared_error_text_is_still_in_the_code():
+    from inbox.texts import ERROR_TEXTS
+
+    assert sorted(set(ERROR_TEXTS) - _string_literals()) == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_error_text_is_translated(lang):
+    from inbox.texts import ERROR_TEXTS
+
+    catalog = _inbox_catalog(lang)
+    assert sorted(t for t in ERROR_TEXTS if not catalog.get(t)) == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_page_and_error_translations_keep_every_placeholder(lang):
+    for msgid, msgstr in _inbox_catalog(lang).items():
+        assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(msgstr)), msgid

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from sales.errors import Invalid
+from webio.validation import invalid
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -65,9 +66,7 @@ async def parse(request: web.Request, model: type[M]) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "body"
-        raise Invalid(first["msg"], field=field) from None
+        raise invalid(error, "body") from None
 
 
 def check_storable(value: object, path: str = "") -> None:

@@ -8,12 +8,14 @@ from aiohttp import web
 from pydantic import Field
 
 from core.keys import CLOCK
+from inbox import files
 from inbox.auth import employee_of
 from webio.body import parse, path_id
 from inbox.present import chats_out, history_out, messages_out
 from inbox.respond import PageQuery, query, send, send_page
 from inbox.schemas import ChatAssignIn, ChatStatusIn, MessageIn, UnreadOut
 from sales import conversations, dialogs, listing
+from webio.errors import json_error
 
 
 class TabQuery(PageQuery):
@@ -52,10 +54,29 @@ async def messages(request: web.Request) -> web.Response:
 
 
 async def send_message(request: web.Request) -> web.Response:
+    """JSON `{text}`, or multipart/form-data with `file` (at most 50 MB) and `text`, its caption (SPEC §11.1)."""
+    if request.content_type == "multipart/form-data":
+        return await send_file(request)
     body = await parse(request, MessageIn)
     actor = employee_of(request)
     chat = await listing.visible_chat(actor, path_id(request))
     message = await dialogs.record_outbound(actor, chat.client_id, body.text, now=request.app[CLOCK]())
+    return send((await messages_out([message]))[0], status=201)
+
+
+async def send_file(request: web.Request) -> web.Response:
+    actor = employee_of(request)
+    chat = await listing.visible_chat(actor, path_id(request))  # before a byte of the file is read
+    try:
+        form = await files.read_upload(request)
+    except files.FileTooLarge as error:
+        return json_error(413, "too_large", str(error), "file")
+    try:
+        message = await dialogs.record_outbound(actor, chat.client_id, form.text, now=request.app[CLOCK](),
+                                                attachment=form.upload)
+    except BaseException:
+        files.store_of(request.app).discard(form.upload.stored_path)  # nothing kept of a refused message
+        raise
     return send((await messages_out([message]))[0], status=201)
 
 

@@ -156,6 +156,15 @@ async function chatToast(event) {
   toast(text, `/inbox/chats/${chatId}`, t("Open chat"));
 }
 
+// A colleague's note named me (SPEC §11.2); that chat's open page shows the note itself.
+async function mentionToast(event) {
+  const chatId = event.payload.chat_id;
+  if (PAGE === "chat" && Number(document.body.dataset.id) === chatId) return;
+  const chat = await api("GET", `/chats/${chatId}`, undefined, { quiet: true }).catch(() => null);
+  toast(`${t("You were mentioned in a note")}: ${chat ? chat.client.name : `#${chatId}`}`, `/inbox/chats/${chatId}`,
+    t("Open chat"));
+}
+
 const liveHandlers = [];
 function onLive(handler) { liveHandlers.push(handler); }
 
@@ -191,6 +200,7 @@ function dispatchLive(event) {
   if (CHAT_TOPICS.has(event.topic)) refreshCountsSoon();
   if ((event.topic === "assignment" && event.kind === "chat.assigned")
       || (event.topic === "alert" && event.kind === "chat.unanswered")) chatToast(event);
+  if (event.kind === "note.mention") mentionToast(event);
   for (const handler of liveHandlers) handler(event);
 }
 
@@ -257,6 +267,12 @@ function chatStatusText(chat) {
   return CHAT_STATUS()[chat.status];
 }
 
+// A file's kind as the chat list names it (the texts are declared in inbox/texts.py).
+const ATTACHMENT_KINDS = {
+  photo: "Photo", document: "Document", voice: "Voice message", audio: "Audio", video: "Video",
+  video_note: "Video message", sticker: "Sticker", animation: "GIF",
+};
+
 function chatRow(chat) {
   const href = `/inbox/chats/${chat.id}`;
   return el("li", { "data-chat": chat.id, class: chat.unread ? "unread" : "" },
@@ -266,6 +282,7 @@ function chatRow(chat) {
     el("span", { class: "preview" },
       chat.last_message_direction === "out"
         ? el("span", { class: "direction", "data-direction": "out", title: t("Sent to the client") }, "↪ ") : "",
+      chat.last_message_attachment ? `[${t(ATTACHMENT_KINDS[chat.last_message_attachment] || "Document")}] ` : "",
       chat.last_message || ""),
     el("span", { class: "meta" },
       el("span", { class: chat.assignee ? "assignee" : "assignee nobody" },
@@ -336,18 +353,9 @@ async function chatPage() {
   let chat = await api("POST", `/chats/${chatId}/read`);
   refreshCounts();
   document.getElementById("chat-title").textContent = chat.client.name;
-  const history = document.getElementById("messages");
-  async function drawHistory() {
-    const page = await api("GET", `/chats/${chatId}/messages?limit=100`);
-    clear(history);
-    for (const m of page.items.reverse()) {
-      history.append(el("li", { class: `message ${m.direction}` },
-        el("div", { class: "who" }, m.direction === "in" ? chat.client.name : (m.employee?.name || t("Bot"))),
-        el("div", { class: "text" }, m.text),
-        el("time", {}, when(m.created_at))));
-    }
-    history.scrollTop = history.scrollHeight;
-  }
+  // Messages, notes, orders, payments, assignments and calls (SPEC §11.4): inbox/static/timeline.js.
+  const timeline = chatTimeline(document.getElementById("messages"), chat.id, () => chat);
+  const drawHistory = () => timeline.newer();
   const bar = document.getElementById("chat-bar");
   async function drawBar() {
     const [fresh, trail] = await Promise.all([
@@ -379,10 +387,13 @@ async function chatPage() {
     box.style.height = `${box.scrollHeight}px`;
   };
   box.addEventListener("input", counted);
+  cannedReplies.composer(box, chatId);  // "/" at the start opens the canned replies (canned.js)
+  attachmentComposer.hook(reply, chatId, { sent: () => drawHistory() });  // 📎, drop and paste (attachments.js)
   counted();
   reply.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!box.value.trim()) return;
+    if (timeline.noting()) { if (await timeline.addNote(box.value)) { box.value = ""; counted(); } return; }
     if (length() > MAX_MESSAGE) { flash(t("Too long for one Telegram message: shorten it"), true); return; }
     await api("POST", `/chats/${chatId}/messages`, { text: box.value });
     box.value = "";
@@ -825,6 +836,7 @@ async function settingsPage() {
     for (const line of data.lines) body.append(el("tr", {}, el("td", {}, line.employee.name), el("td", {}, line.total)));
     if (!data.lines.length) body.append(el("tr", {}, el("td", { colspan: 2, class: "empty" }, t("Nothing here"))));
   });
+  await cannedReplies.settings();
   if (admin) await astray();
 }
 
@@ -875,4 +887,5 @@ chrome();
 refreshBadge();
 refreshCounts();
 connectLive();
-PAGES[PAGE]().then(() => { document.body.dataset.ready = "yes"; });
+// A page with a script of its own (a report) runs itself and says when it is ready.
+if (PAGES[PAGE]) PAGES[PAGE]().then(() => { document.body.dataset.ready = "yes"; });
