@@ -15,3 +15,8 @@ def order_url(public_url: str, order_id: int) -> str:
 
 def offer_url(public_url: str, offer_id: int) -> str:
     return f"{public_url}/inbox/offers/{offer_id}"
+
+
+def file_url(public_url: str, attachment_id: int) -> str:
+    """A chat's file, streamed to staff who may see the chat (SPEC §11.1)."""
+    return f"{public_url}/inbox/files/{attachment_id}"

@@ -235,6 +235,8 @@ class TelegramChannel:
             number=order.id,
             when=item.failed_at.strftime("%Y-%m-%d %H:%M UTC"),
         )
+        text += "\n" + self._("Amount: {amount} {currency}", lang).format(
+            amount=escape(str(order.amount)), currency=escape(order.currency))
         if item.reason:
             text += "\n" + self._("Reason: {reason}", lang).format(reason=escape(item.reason))
         if item.resolved_at is not None:

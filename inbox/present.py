@@ -157,7 +157,7 @@ def history_out(rows: Sequence[AssignmentLog]) -> HistoryOut:
 
 def attachment_out(row: Attachment) -> AttachmentOut:
     return AttachmentOut(id=row.id, kind=str(row.kind), file_name=row.file_name, mime_type=row.mime_type,
-                         size=row.size, url=f"/inbox/files/{row.id}", too_big=attachments.too_big_for_bots(row))
+                         size=row.size, url=links.file_url("", row.id), too_big=attachments.too_big_for_bots(row))
 
 
 async def messages_out(messages: Sequence[Message]) -> list[MessageOut]:
@@ -178,13 +178,15 @@ async def important_out(items: Sequence[ImportantItem], public_url: str) -> list
     staff = await _employees(i.taken_by_id for i in items)
     out = []
     for item in items:
-        client = clients[orders[item.order_id].client_id]
+        order = orders[item.order_id]
+        client = clients[order.client_id]
         out.append(ImportantOut(
             id=item.id, client=ClientRef(id=client.id, name=client_name(client), email=client.email),
             failed_at=item.failed_at, reason=item.reason, seen=item.seen_at is not None,
             taken_by=staff.get(item.taken_by_id), resolved=item.resolved_at is not None, chat_id=item.chat_id,
             chat_url=links.chat_url(public_url, item.chat_id), offer_url=links.offer_url(public_url, item.offer_id),
             offer=OfferRef(id=item.offer_id, title=offers[item.offer_id]), order_id=item.order_id,
+            order_url=links.order_url(public_url, item.order_id), amount=str(order.amount), currency=order.currency,
         ))
     return out
 

@@ -499,6 +499,10 @@ class ImportantOut(Out):
     offer_url: str
     offer: OfferRef
     order_id: int
+    # The failed order: its page (PUBLIC_URL/inbox/orders?order={id}) and what it was for (exact decimal).
+    order_url: str
+    amount: str
+    currency: str
 
 
 class ImportantList(Out):

@@ -143,6 +143,9 @@ async def test_my_important_items_hold_client_time_bell_links_and_order(api):
         "chat_id": stored.chat_id,
         "offer": {"id": api.shop.flagged_offer.id, "title": api.shop.flagged_offer.title},
         "order_id": order.id,
+        "order_url": f"http://127.0.0.1:8080/inbox/orders?order={order.id}",
+        "amount": "200.00",
+        "currency": "EUR",
     }
 
 

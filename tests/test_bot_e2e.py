@@ -245,7 +245,11 @@ async def test_a_failed_payment_alerts_exactly_the_employees_who_chatted_before(
     item = await ImportantItem.get(employee_id=early.id)
     assert urls["Open chat"] == f"{PUBLIC}/inbox/chats/{item.chat_id}"
     assert urls["Open offer"] == f"{PUBLIC}/inbox/offers/{stack.flagged_offer_id}"
-    assert "Take" in urls and "card_declined" in alert["text"]
+    assert "Take" in urls
+    assert alert["text"] == (
+        f"🔔 Payment failed: {client.name}\nDriving course, order #{order.id}\n{now:%Y-%m-%d %H:%M} UTC\n"
+        "Amount: 490.00 EUR\nReason: card_declined"
+    )
     await asyncio.sleep(0.5)
     assert not any("Payment failed" in t for t in stack.bot_texts(STAFF[1]))
     assert not any("Payment failed" in t for t in stack.bot_texts(STAFF[2]))

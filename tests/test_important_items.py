@@ -113,6 +113,19 @@ async def test_the_item_holds_time_reason_and_links_and_rings_the_bell(db):
     )
 
 
+async def test_the_presented_item_carries_the_orders_amount_currency_and_offer_title(db):
+    from inbox.present import important_out
+
+    shop = await make_shop(managers=1)
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    await dialogs.record_outbound(shop.managers[0], client.id, "hi", now=at(5))
+    await _fail(order, 20)
+    [out] = await important_out(await ImportantItem.filter(order_id=order.id), "https://closer.test")
+    assert (out.order_id, out.order_url, out.amount, out.currency, out.offer.title) == (
+        order.id, f"https://closer.test/inbox/orders?order={order.id}", "200.00", "EUR", "Flagged course",
+    )
+
 async def test_each_item_queues_an_alert_in_the_same_transaction(db):
     shop = await make_shop(managers=2)
     client = await new_client(shop)

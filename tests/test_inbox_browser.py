@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import expect
 
@@ -68,6 +70,28 @@ async def test_a_failed_payment_makes_the_important_badge_and_row_appear_live(br
     await expect(page.locator("#important-badge")).to_be_hidden()
     assert page.errors == []
 
+
+async def test_an_important_row_names_the_order_offer_amount_failure_time_and_reason(browser, inbox):
+    manager = inbox.shop.managers[0]
+    client = await new_client(inbox.shop, name="Marta")
+    order = await create_order(
+        inbox.shop.account.id, client_id=client.id, offer_id=inbox.shop.flagged_offer.id, now=at(0)
+    )
+    await dialogs.record_outbound(manager, client.id, "Here is your link", now=at(1))
+    await apply_payment(PaymentNotice("generic", "fail-row", str(order.id), PaymentResult.FAILED,
+                                      occurred_at=at(5), reason="card_declined"))
+    page = await logged_in(browser, inbox, manager)
+    await page.click("#important-tab")
+    row = page.locator("#important-table tbody tr[data-item]")
+    await expect(row).to_have_count(1, timeout=10_000)
+    await expect(row.locator("a.open-order")).to_have_text(f"#{order.id}")
+    await expect(row.locator("a.open-order")).to_have_attribute("href", links.order_url("http://127.0.0.1:8080", order.id))
+    await expect(row.locator("a.open-offer")).to_have_text("Flagged course")
+    await expect(row.locator("td.amount")).to_have_text("€200.00")
+    await expect(row.locator("td.failed time")).to_have_text(re.compile(r"ago$"))
+    await expect(row.locator("td.failed time")).to_have_attribute("title", re.compile(str(at(5).year)))
+    await expect(row.locator("td.reason")).to_have_text("card_declined")
+    assert page.errors == []
 
 async def test_assigning_two_of_three_selected_orders_changes_only_those_two(browser, inbox):
     first, second = inbox.shop.managers[0], inbox.shop.managers[1]

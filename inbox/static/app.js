@@ -29,6 +29,27 @@ function when(iso) {
   return new Date(iso).toLocaleString(ME.language, { dateStyle: "medium", timeStyle: "short" });
 }
 
+// "3 hours ago" in the page's language; the exact time goes in a title (when()).
+function ago(iso) {
+  if (!iso) return "";
+  const seconds = (new Date(iso).getTime() - Date.now()) / 1000;
+  const format = new Intl.RelativeTimeFormat(ME.language, { numeric: "auto" });
+  for (const [unit, size] of [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
+    ["hour", 3600], ["minute", 60]]) {
+    if (Math.abs(seconds) >= size) return format.format(Math.round(seconds / size), unit);
+  }
+  return format.format(Math.round(seconds), "second");
+}
+
+// An exact decimal string from the API, shown in the page's language with its currency.
+function money(amount, currency) {
+  try {
+    return new Intl.NumberFormat(ME.language, { style: "currency", currency }).format(Number(amount));
+  } catch {
+    return `${amount} ${currency}`;
+  }
+}
+
 // `quiet`: the caller shows the failure itself (no flash).
 async function api(method, path, body, { quiet = false } = {}) {
   const options = { method, headers: {}, credentials: "same-origin" };
@@ -295,8 +316,8 @@ async function importantTable() {
   refreshBadge();
   const table = el("table", { class: "important", id: "important-table" },
     el("thead", {}, el("tr", {},
-      el("th", {}, ""), el("th", {}, t("Client")), el("th", {}, t("Failed payment")), el("th", {}, t("Reason")),
-      el("th", {}, t("Offer")), el("th", {}, ""), el("th", {}, t("Taken by")))));
+      el("th", {}, ""), el("th", {}, t("Client")), el("th", {}, t("Order")), el("th", {}, t("Offer")),
+      el("th", {}, t("Amount")), el("th", {}, t("Failed")), el("th", {}, t("Reason")), el("th", {}, t("Taken by")))));
   const body = el("tbody");
   let cursor = null;
   const more = el("button", { type: "button", hidden: true, onclick: () => load() }, t("More"));
@@ -305,7 +326,7 @@ async function importantTable() {
     if (cursor) query.set("cursor", cursor);
     const data = await api("GET", "/important?" + query);
     for (const item of data.items) body.append(importantRow(item));
-    if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 7, class: "empty" }, t("Nothing here"))));
+    if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 8, class: "empty" }, t("Nothing here"))));
     cursor = data.next_cursor;
     more.hidden = !cursor;
   }
@@ -327,11 +348,13 @@ function importantRow(item) {
   return el("tr", { "data-item": item.id, class: item.seen ? "seen" : "unseen" },
     el("td", {}, item.seen ? "" : el("span", { class: "bell", title: t("Unseen") })),
     el("td", {}, el("a", { href: item.chat_url, class: "client" }, item.client.name)),
-    el("td", {}, el("time", { datetime: item.failed_at }, when(item.failed_at))),
-    el("td", {}, item.reason || ""),
-    el("td", {}, el("a", { href: item.offer_url, class: "open-offer" }, t("Open offer"))),
-    el("td", {}, openChat, " ", item.taken_by ? "" : take),
-    el("td", { class: "taker" }, item.taken_by ? item.taken_by.name : ""));
+    el("td", {}, el("a", { href: item.order_url, class: "open-order" }, `#${item.order_id}`)),
+    el("td", {}, el("a", { href: item.offer_url, class: "open-offer", title: t("Open offer") }, item.offer.title)),
+    el("td", { class: "amount" }, money(item.amount, item.currency)),
+    el("td", { class: "failed" },
+      el("time", { datetime: item.failed_at, title: when(item.failed_at) }, ago(item.failed_at))),
+    el("td", { class: "reason" }, item.reason || ""),
+    el("td", {}, item.taken_by ? el("span", { class: "taker" }, item.taken_by.name) : take, " ", openChat));
 }
 
 async function importantHistory() {
@@ -389,15 +412,18 @@ async function chatPage() {
   box.addEventListener("input", counted);
   cannedReplies.composer(box, chatId);  // "/" at the start opens the canned replies (canned.js)
   attachmentComposer.hook(reply, chatId, { sent: () => drawHistory() });  // 📎, drop and paste (attachments.js)
+  // What is typed stays per chat and per mode until sent (drafts.js).
+  const draft = chatDrafts.keep(reply, { user: ME.employee.id, chat: chatId, shown: counted });
   counted();
   reply.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!box.value.trim()) return;
-    if (timeline.noting()) { if (await timeline.addNote(box.value)) { box.value = ""; counted(); } return; }
+    if (timeline.noting()) { if (await timeline.addNote(box.value)) { box.value = ""; counted(); draft.clear(); } return; }
     if (length() > MAX_MESSAGE) { flash(t("Too long for one Telegram message: shorten it"), true); return; }
     await api("POST", `/chats/${chatId}/messages`, { text: box.value });
     box.value = "";
     counted();
+    draft.clear();
     drawHistory();
   });
   const readSoon = debounce(async () => {
