@@ -443,3 +443,47 @@ async def test_items_and_alerts_are_written_with_the_failure_or_not_at_all(db, m
     await _fail(order, 20)
     assert await ImportantItem.all().count() == 2
     assert await Outbox.filter(kind="important.created").count() == 2
+
+
+async def test_paying_one_order_resolves_only_its_items_and_says_which(db):
+    shop = await make_shop(managers=1)
+    manager = shop.managers[0]
+    client = await new_client(shop)
+    first, second = await _flagged_order(shop, client), await _flagged_order(shop, client)
+    await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
+    await _fail(first, 20, event_id="evt-fail-1")
+    await _fail(second, 21, event_id="evt-fail-2")
+    await _pay(first, 30)
+    resolved = await ImportantItem.get(order_id=first.id)
+    still_open = await ImportantItem.get(order_id=second.id)
+    assert (resolved.resolved_at, still_open.resolved_at) == (at(30), None)
+    assert [i.id for i in await important.open_items(manager)] == [still_open.id]
+    [notice] = await Outbox.filter(kind="important.resolved")
+    assert (notice.employee_id, notice.payload) == (manager.id, {"important_item_id": resolved.id,
+                                                                  "order_id": first.id})
+
+
+async def test_a_second_failure_of_another_order_makes_its_own_item_with_its_event(db):
+    shop = await make_shop(managers=1)
+    manager = shop.managers[0]
+    client = await new_client(shop)
+    first, second = await _flagged_order(shop, client), await _flagged_order(shop, client)
+    await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
+    await _fail(first, 20, event_id="evt-fail-1")
+    await _fail(second, 21, event_id="evt-fail-2")
+    items = {i.order_id: i for i in await ImportantItem.filter(employee_id=manager.id)}
+    events = {e.event_id: e.id for e in await PaymentEvent.all()}
+    assert {order_id: item.payment_event_id for order_id, item in items.items()} == {
+        first.id: events["evt-fail-1"], second.id: events["evt-fail-2"]}
+
+
+async def test_a_refused_take_says_why_and_names_the_item(db):
+    shop = await make_shop(managers=2)
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    await dialogs.record_outbound(shop.managers[0], client.id, "hi", now=at(5))
+    await _fail(order, 20)
+    [item] = await ImportantItem.all()
+    with pytest.raises(NotAllowed) as refused:
+        await important.take(shop.managers[1], item.id)
+    assert (refused.value.message, refused.value.field) == ("this item is someone else's", "important_item_id")
