@@ -21,18 +21,29 @@ PUBLIC_ROUTES = web.AppKey("public_routes", frozenset)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer …` header (an integration), if the request carries one."""
+    authorization = request.headers.get("Authorization", "")
+    return authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else None
+
+
+async def cookie_session(request: web.Request):
+    """(employee, session) of the request's session cookie (a page), or None."""
+    return await session_of(request.cookies.get(SESSION_COOKIE, ""))
+
+
 async def authenticate(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     if not request.path.startswith("/api/") or (request.method, request.path) in request.app[PUBLIC_ROUTES]:
         return await handler(request)
-    authorization = request.headers.get("Authorization", "")
-    if authorization.startswith("Bearer "):
-        employee = await token_employee(authorization.removeprefix("Bearer ").strip())
+    token = bearer_token(request)
+    if token is not None:
+        employee = await token_employee(token)
         if employee is None:
             return json_error(401, "unauthorized", "unknown or revoked token")
     else:
-        found = await session_of(request.cookies.get(SESSION_COOKIE, ""))
+        found = await cookie_session(request)
         if found is None:
             return json_error(401, "unauthorized", "log in first")
         employee, session = found

@@ -30,10 +30,10 @@ from aiohttp import BodyPartReader, web
 from bot.keys import BOTS
 from core.keys import SETTINGS
 from inbox import sniff
-from inbox.auth import SESSION_COOKIE
+from inbox.auth import bearer_token, cookie_session
 from sales import attachments
 from sales.errors import Invalid, NotFound
-from sales.sessions import session_of, token_employee
+from sales.sessions import token_employee
 from storage.models import Attachment, AttachmentKind, Employee
 from webio.body import path_id
 from webio.errors import json_error
@@ -194,10 +194,10 @@ def store_of(app: web.Application) -> FileStore:
 
 async def _viewer(request: web.Request) -> Employee | None:
     """The employee asking: the pages' session cookie, or an integration's bearer token."""
-    authorization = request.headers.get("Authorization", "")
-    if authorization.startswith("Bearer "):
-        return await token_employee(authorization.removeprefix("Bearer ").strip())
-    found = await session_of(request.cookies.get(SESSION_COOKIE, ""))
+    token = bearer_token(request)
+    if token is not None:
+        return await token_employee(token)
+    found = await cookie_session(request)
     return found[0] if found is not None else None
 
 
@@ -236,7 +236,8 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
                               "Telegram did not hand the file over just now; nothing was kept, try again", "id")
         path = store.path(stored_path)
         head = _head(path)
-        update = {"mime_type": sniff.sniff(head)} if row.kind in UNDECLARED and sniff.sniff(head) else {}
+        sniffed = sniff.sniff(head)
+        update = {"mime_type": sniffed} if row.kind in UNDECLARED and sniffed else {}
         await attachments.fetched(row.id, stored_path, sha256, size, **update)
         row.mime_type = update.get("mime_type", row.mime_type)
     else:

@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from core.i18n import LOCALES_DIR
 from core.keys import SETTINGS
-from inbox.auth import SESSION_COOKIE
+from inbox.auth import cookie_session
 from webio.body import path_id
 from inbox.present import employee_out
 from inbox.texts import UI_TEXTS
@@ -28,7 +28,6 @@ from sales.dialogs import MAX_MESSAGE
 from sales.access import get_in_account, is_admin
 from sales.clients import SUPPORTED_LANGUAGES
 from sales.errors import NotFound
-from sales.sessions import session_of
 from storage.models import Employee, Offer
 
 HERE = Path(__file__).resolve().parent
@@ -85,7 +84,7 @@ def page(name: str, template: str, find: Finder | None = None):
     """A page handler: logged-in employees only (others go to the login page), 404 for what they may not see."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        found = await session_of(request.cookies.get(SESSION_COOKIE, ""))
+        found = await cookie_session(request)
         if found is None:
             raise web.HTTPFound(f"/inbox/login?next={quote(request.path_qs, safe='')}")
         employee, session = found

@@ -15,6 +15,7 @@ function el(tag, attrs = {}, ...children) {
     if (value === null || value === undefined || value === false) continue;
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else if (key === "text") node.textContent = value;
+    else if (key === "style") Object.assign(node.style, value);  // through the DOM: the page's CSP allows no style attribute
     else node.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children.flat()) {
@@ -41,10 +42,11 @@ function ago(iso) {
   return format.format(Math.round(seconds), "second");
 }
 
-// An exact decimal string from the API, shown in the page's language with its currency.
-function money(amount, currency) {
+// An exact decimal string from the API, shown in the page's language with its currency; `whole`: no cents.
+function money(amount, currency, { whole = false } = {}) {
   try {
-    return new Intl.NumberFormat(ME.language, { style: "currency", currency }).format(Number(amount));
+    const digits = whole ? { minimumFractionDigits: 0, maximumFractionDigits: 0 } : {};
+    return new Intl.NumberFormat(ME.language, { style: "currency", currency, ...digits }).format(Number(amount));
   } catch {
     return `${amount} ${currency}`;
   }

@@ -23,21 +23,6 @@
     video_note: t("Video message"), sticker: t("Sticker"), animation: t("GIF"),
   });
 
-  function node(tag, attrs = {}, ...children) {
-    const made = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "text") made.textContent = value;
-      else if (key === "style") Object.assign(made.style, value);  // through the DOM: the page's CSP allows no style attribute
-      else made.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      made.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return made;
-  }
-
   function size(bytes) {
     if (bytes === null || bytes === undefined) return "";
     if (bytes < 1024) return `${bytes} B`;
@@ -51,29 +36,29 @@
 
   // Where the file cannot be shown (not fetched, or fetching failed): its name and size, as a download.
   function link(file) {
-    return node("a", { href: file.url, class: "attachment-file", download: file.file_name || true,
+    return el("a", { href: file.url, class: "attachment-file", download: file.file_name || true,
       style: { display: "inline-block", padding: ".3rem .5rem", border: "1px solid #ccd", borderRadius: "6px",
         background: "#fff", textDecoration: "none" } },
-      `📄 ${label(file)}`, node("span", { class: "size", style: { color: "#666", marginLeft: ".4rem" } }, size(file.size)));
+      `📄 ${label(file)}`, el("span", { class: "size", style: { color: "#666", marginLeft: ".4rem" } }, size(file.size)));
   }
 
   function media(file) {
     const wide = { display: "block", maxWidth: "min(100%, 22rem)", maxHeight: "20rem", borderRadius: "6px" };
     if (file.kind === "photo" || (file.kind === "sticker" && file.mime_type === "image/webp")) {
-      const image = node("img", { src: file.url, alt: label(file), loading: "lazy", decoding: "async",
+      const image = el("img", { src: file.url, alt: label(file), loading: "lazy", decoding: "async",
         class: `attachment-image ${file.kind}`,
         style: file.kind === "sticker" ? { display: "block", maxWidth: "10rem", maxHeight: "10rem" } : wide });
       // A file Telegram did not hand over just now (a 502): the link lets him try again.
       image.addEventListener("error", () => image.parentNode?.replaceWith(link(file)), { once: true });
-      return node("a", { href: file.url, target: "_blank", rel: "noopener", class: "attachment-open" }, image);
+      return el("a", { href: file.url, target: "_blank", rel: "noopener", class: "attachment-open" }, image);
     }
     if (file.kind === "voice" || file.kind === "audio") {
-      const audio = node("audio", { src: file.url, controls: true, preload: "metadata", class: `attachment-audio ${file.kind}`,
+      const audio = el("audio", { src: file.url, controls: true, preload: "metadata", class: `attachment-audio ${file.kind}`,
         style: { display: "block", maxWidth: "100%" } });
-      return file.kind === "audio" ? node("div", {}, audio, link(file)) : audio;
+      return file.kind === "audio" ? el("div", {}, audio, link(file)) : audio;
     }
     if (["video", "video_note", "animation"].includes(file.kind) || (file.kind === "sticker" && file.mime_type === "video/webm")) {
-      return node("video", { src: file.url, controls: true, preload: "metadata", class: `attachment-video ${file.kind}`,
+      return el("video", { src: file.url, controls: true, preload: "metadata", class: `attachment-video ${file.kind}`,
         loop: file.kind === "animation" || file.kind === "sticker", muted: file.kind === "animation",
         style: file.kind === "video_note" ? { display: "block", width: "12rem", height: "12rem", borderRadius: "50%", objectFit: "cover" } : wide });
     }
@@ -81,19 +66,19 @@
   }
 
   function tooBig(file) {
-    return node("div", { class: "attachment-too-big", style: { padding: ".4rem .6rem", border: "1px dashed #c62828",
+    return el("div", { class: "attachment-too-big", style: { padding: ".4rem .6rem", border: "1px dashed #c62828",
       borderRadius: "6px", background: "#fff" } },
-      node("div", {}, `📎 ${label(file)}`, node("span", { style: { color: "#666", marginLeft: ".4rem" } }, size(file.size))),
-      node("div", { class: "why", style: { color: "#c62828", fontSize: ".9em" } },
+      el("div", {}, `📎 ${label(file)}`, el("span", { style: { color: "#666", marginLeft: ".4rem" } }, size(file.size))),
+      el("div", { class: "why", style: { color: "#c62828", fontSize: ".9em" } },
         t("Telegram does not hand files over 20 MB to bots: ask the client to send it another way")));
   }
 
   window.renderAttachments = function renderAttachments(message) {
     const files = message?.attachments || [];
     if (!files.length) return null;
-    return node("div", { class: "attachments", "data-message": message.id,
+    return el("div", { class: "attachments", "data-message": message.id,
       style: { display: "grid", gap: ".35rem", margin: ".3rem 0", whiteSpace: "normal" } },
-      files.map((file) => node("div", { class: "attachment", "data-attachment": file.id, "data-kind": file.kind },
+      files.map((file) => el("div", { class: "attachment", "data-attachment": file.id, "data-kind": file.kind },
         file.too_big ? tooBig(file) : media(file))));
   };
 
@@ -128,11 +113,11 @@
 
   function hook(form, chatId, { sent = () => {} } = {}) {
     const box = form.elements.text;
-    const picker = node("input", { type: "file", hidden: true, id: "attach-file" });
-    const button = node("button", { type: "button", id: "attach", class: "attach", title: t("Attach a file"),
-      "aria-label": t("Attach a file") }, node("img", { src: PAPERCLIP, alt: "", width: 14, height: 14,
+    const picker = el("input", { type: "file", hidden: true, id: "attach-file" });
+    const button = el("button", { type: "button", id: "attach", class: "attach", title: t("Attach a file"),
+      "aria-label": t("Attach a file") }, el("img", { src: PAPERCLIP, alt: "", width: 14, height: 14,
       style: { verticalAlign: "-2px" } }));
-    const status = node("span", { id: "upload-status", class: "upload-status", role: "status",
+    const status = el("span", { id: "upload-status", class: "upload-status", role: "status",
       style: { fontSize: ".85em", color: "#666" } });
     const submit = form.querySelector("button[type=submit]");
     form.insertBefore(button, submit);

@@ -35,16 +35,6 @@
     return new URLSearchParams({ from: new Date(from).toISOString(), to: new Date(to).toISOString() });
   }
 
-  // `whole`: no cents (the chart's axis).
-  function money(amount, currency, whole = false) {
-    try {
-      const digits = whole ? { minimumFractionDigits: 0, maximumFractionDigits: 0 } : {};
-      return new Intl.NumberFormat(ME.language, { style: "currency", currency, ...digits }).format(Number(amount));
-    } catch {
-      return `${amount} ${currency}`;
-    }
-  }
-
   const amounts = (list) => (list.length ? list.map((a) => money(a.amount, a.currency)).join(" + ") : "—");
 
   function rate(value) {
@@ -86,7 +76,7 @@
     for (const fraction of [0, 0.5, 1]) {
       const y = top + plotHeight * (1 - fraction);
       chart.append(svg("line", { class: fraction ? "grid" : "axis", x1: left, x2: width - right, y1: y, y2: y }));
-      const label = currency ? money(max * fraction, currency, max >= 10) : String(max * fraction);
+      const label = currency ? money(max * fraction, currency, { whole: max >= 10 }) : String(max * fraction);
       chart.append(svg("text", { x: left - 6, y: y + 4, "text-anchor": "end" }, label));
     }
     const slot = plotWidth / Math.max(weeks.length, 1);
