@@ -12,7 +12,8 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import LanguageChoice, SkipEmail
 from handlers.filters import AwaitingEmail, CommandText, PlainText, customer_router
-from sales import attachments, dialogs
+from handlers.media import has_media, incoming_file
+from sales import dialogs
 from sales.clients import (
     SUPPORTED_LANGUAGES, ask_email, client_from_telegram, set_client_email, set_language, skip_email,
 )
@@ -94,29 +95,6 @@ async def text_to_the_team(message: Message, client: Client) -> None:
         await dialogs.record_inbound(client, message.text, telegram_message_id=message.message_id)
     except Invalid:
         await message.answer(_("This message is too long. Please split it into shorter ones."))
-
-
-# What a customer's file can be (SPEC §11.1); aiogram names a message's content so.
-MEDIA = frozenset({"photo", "document", "voice", "audio", "video", "video_note", "sticker", "animation"})
-MEDIA_NAMES = {name: name for name in MEDIA}  # aiogram's ContentType (a str enum) to its plain name
-
-
-async def has_media(message: Message) -> bool:
-    # A coroutine like handlers.filters' own: aiogram would run a plain callable in a thread.
-    return message.content_type in MEDIA
-
-
-def incoming_file(message: Message, bot_id: int) -> attachments.Incoming:
-    """The file as plain values: a photo's largest size, its name and type as Telegram gave them."""
-    kind = MEDIA_NAMES[message.content_type]
-    media = message.photo[-1] if kind == "photo" else getattr(message, kind)
-    mime_type = getattr(media, "mime_type", None)
-    if kind == "sticker":
-        mime_type = "video/webm" if media.is_video else "application/x-tgsticker" if media.is_animated else "image/webp"
-    return attachments.Incoming(
-        kind=kind, telegram_file_id=media.file_id, telegram_file_unique_id=media.file_unique_id, bot_id=bot_id,
-        file_name=getattr(media, "file_name", None), mime_type=mime_type, size=media.file_size,
-    )
 
 
 async def media_to_the_team(message: Message, client: Client, bot: Bot) -> None:

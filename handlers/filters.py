@@ -45,6 +45,16 @@ class ReplyText(Filter):
         return message.reply_to_message is not None and await PlainText()(message)
 
 
+class ReplyWith(Filter):
+    """A reply to another message whose content is one of `kinds` (a photo, a document…)."""
+
+    def __init__(self, kinds: frozenset[str]) -> None:
+        self.kinds = kinds
+
+    async def __call__(self, message: Message) -> bool:
+        return message.reply_to_message is not None and message.content_type in self.kinds
+
+
 class AwaitingEmail(Filter):
     """The bot asked this customer for his e-mail and he has not answered yet (a client known before this update:
     a new one has not been asked)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -12,8 +12,9 @@ from aiogram.utils.i18n import gettext as _
 from core import links
 from core.config import Settings
 from bot.callbacks import TakeChat, TakeImportant
-from handlers.filters import CommandText, IsStaff, ReplyText
-from sales import conversations, dialogs, important
+from handlers.filters import CommandText, IsStaff, ReplyText, ReplyWith
+from handlers.media import MEDIA, STAFF_MEDIA, incoming_file
+from sales import attachments, conversations, dialogs, important
 from sales.errors import Conflict, DomainError, Invalid
 from storage.models import Client, Employee, StaffRelay
 
@@ -21,8 +22,9 @@ from storage.models import Client, Employee, StaffRelay
 MAX_LISTED = 20
 
 
-async def reply_to_client(message: Message, employee: Employee) -> None:
-    """A reply to a forwarded client message goes to that client and counts as this employee's dialog."""
+async def _answer_client(message: Message, employee: Employee, text: str,
+                         attachment: attachments.Incoming | None = None) -> None:
+    """A reply to a relayed client message goes to that client and counts as this employee's dialog."""
     relay = await StaffRelay.get_or_none(
         employee_id=employee.id, telegram_message_id=message.reply_to_message.message_id
     )
@@ -30,11 +32,26 @@ async def reply_to_client(message: Message, employee: Employee) -> None:
         await message.answer(_("Reply to a client's message to answer him."))
         return
     try:
-        await dialogs.record_outbound(employee, relay.client_id, message.text, telegram_message_id=message.message_id)
+        await dialogs.record_outbound(employee, relay.client_id, text, telegram_message_id=message.message_id,
+                                      attachment=attachment)
     except Invalid:
         await message.answer(_("This message is too long. Please split it into shorter ones."))
     except DomainError:
         await message.answer(_("You cannot write to this client."))
+
+
+async def reply_to_client(message: Message, employee: Employee) -> None:
+    await _answer_client(message, employee, message.text)
+
+
+async def reply_with_file(message: Message, employee: Employee, bot: Bot) -> None:
+    """A photo or file sent as a reply: it reaches the client as the same file, its caption the text (SPEC §11.1).
+    Telegram's file_id serves: the bot that received it sends it again, and the inbox fetches it when viewed."""
+    await _answer_client(message, employee, message.caption or "", incoming_file(message, bot.id))
+
+
+async def reply_with_other_media(message: Message) -> None:
+    await message.answer(_("Only a photo or a file can be passed on to a client. Send it as a file, or in words."))
 
 
 async def my_important(message: Message, employee: Employee, settings: Settings) -> None:
@@ -103,6 +120,8 @@ def build_router() -> Router:
     router.message.filter(IsStaff())
     router.callback_query.filter(IsStaff())
     router.message.register(reply_to_client, ReplyText())
+    router.message.register(reply_with_file, ReplyWith(STAFF_MEDIA))
+    router.message.register(reply_with_other_media, ReplyWith(MEDIA - STAFF_MEDIA))
     router.message.register(my_important, Command("important"))
     router.callback_query.register(take, TakeImportant.filter())
     router.callback_query.register(take_chat, TakeChat.filter())

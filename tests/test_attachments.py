@@ -481,6 +481,51 @@ async def test_a_file_that_cannot_be_copied_reaches_the_manager_as_words(env):
     assert not any("document" in m for m in _manager_messages(env))
 
 
+# --- from staff's Telegram: a rep answers with a photo or a file by replying --------------------------------------
+
+async def _relayed_text(env) -> dict:
+    await _chat_id(env)
+    return await eventually(lambda: next((m for m in _manager_messages(env)
+                                          if "Hello, I need the prices" in (m.get("text") or "")), None))
+
+
+async def test_a_rep_replies_from_telegram_with_a_photo_and_the_client_gets_the_same_photo(env):
+    relayed = await _relayed_text(env)
+    await env.world.user_sends_media(env.bot, MANAGER_USER, "photo", JPEG, caption="This is the one",
+                                     reply_to=relayed["message_id"])
+    received = await eventually(lambda: next((m for m in env.world.transcript(env.bot, CUSTOMER)
+                                              if m["from_bot"] and "photo" in m), None))
+    assert received["file"]["sha256"] == hashlib.sha256(JPEG).hexdigest()
+    assert received["caption"] == "This is the one"
+    message = await Message.get(direction="out", employee_id=env.manager.id)
+    attachment = await Attachment.get(message_id=message.id)
+    assert message.text == "This is the one" and attachment.kind == AttachmentKind.PHOTO
+    # Telegram's file_id went out again: no upload, and nothing kept on disk.
+    assert attachment.bot_id == BOT_ID and attachment.stored_path is None
+
+
+async def test_a_file_a_rep_sent_from_telegram_can_be_opened_in_the_inbox(env):
+    relayed = await _relayed_text(env)
+    await env.world.user_sends_media(env.bot, MANAGER_USER, "document", PDF, file_name="terms.pdf",
+                                     mime_type="application/pdf", reply_to=relayed["message_id"])
+    message = await eventually(lambda: Message.get_or_none(direction="out", employee_id=env.manager.id))
+    attachment = await Attachment.get(message_id=message.id)
+    assert attachment.kind == AttachmentKind.DOCUMENT and attachment.file_name == "terms.pdf"
+    async with await env.session(env.manager) as http, http.get(f"/inbox/files/{attachment.id}") as response:
+        assert response.status == 200
+        assert await response.read() == PDF
+
+
+async def test_a_voice_reply_from_telegram_is_refused_with_words_and_nothing_reaches_the_client(env):
+    relayed = await _relayed_text(env)
+    await env.world.user_sends_media(env.bot, MANAGER_USER, "voice", OGG, reply_to=relayed["message_id"])
+    said = await eventually(lambda: next((m for m in _manager_messages(env)
+                                          if "Only a photo or a file" in (m.get("text") or "")), None))
+    assert said is not None
+    assert not await Message.filter(direction="out", employee_id=env.manager.id).exists()
+    assert not any("voice" in m for m in env.world.transcript(env.bot, CUSTOMER) if m["from_bot"])
+
+
 # --- the sniffer ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("head", "expected"), [
