@@ -30,6 +30,8 @@ class Endpoint:
     public: bool = False
     # A multipart/form-data body the endpoint also takes (a file upload), beside or instead of the JSON `body`.
     form: type[BaseModel] | None = None
+    # What a non-JSON answer is (a CSV download): its media type, the body a string.
+    media_type: str | None = None
 
 
 def add_routes(app: web.Application, endpoints: list[Endpoint]) -> None:
@@ -89,6 +91,8 @@ def document(endpoints: list[Endpoint]) -> dict:
         ok: dict = {"description": "done"}
         if endpoint.response is not None:
             ok["content"] = {"application/json": {"schema": _schema(endpoint.response, components, "serialization")}}
+        elif endpoint.media_type is not None:
+            ok["content"] = {endpoint.media_type: {"schema": {"type": "string"}}}
         operation["responses"][str(endpoint.status)] = ok
         if endpoint.public:
             operation["security"] = []

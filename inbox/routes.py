@@ -191,7 +191,7 @@ ENDPOINTS: list[Endpoint] = [
       response=RecoveredReport),
     E("GET", "/api/v1/reports/recovered.csv", reports.recovered_revenue_csv,
       "The recovered-revenue report as a CSV download (text/csv): one row per employee and a total row",
-      query=Period),
+      query=Period, media_type="text/csv"),
     E("GET", "/api/v1/payment-events", operations.payment_events,
       "Payment events as received, newest first; effect=unmatched: those naming no known order (owner/admin)",
       query=operations.PaymentEventQuery, response=page_of(PaymentEventOut)),

@@ -421,6 +421,12 @@ async def test_the_csv_is_an_attachment_of_text_csv(api):
         'attachment; filename="recovered-revenue_2026-03-02_2026-03-23.csv"')
 
 
+async def test_the_openapi_document_says_the_csv_answer_is_text_csv(api):
+    _, document = await api.get("/api/v1/openapi.json")
+    answer = document["paths"][CSV]["get"]["responses"]["200"]
+    assert list(answer["content"]) == ["text/csv"]
+
+
 async def test_the_csv_has_a_row_per_employee_and_a_total_row(api):
     await seed_history(api.shop)
     m0, m1, m2 = api.shop.managers
