@@ -5,6 +5,7 @@ and no build step; jinja2 escapes the frame, the script writes data as text only
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from functools import cache
@@ -41,6 +42,27 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+
+
+# Static files are referenced as /inbox/static/x.js?v=<hash of its content>: a changed file is a new URL, so a
+# versioned URL may be cached for a year; unversioned (or stale-versioned) ones are checked each time.
+STATIC = HERE / "static"
+STATIC_PREFIX = "/inbox/static/"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def static_versions(folder: Path = STATIC) -> dict[str, str]:
+    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+async def _cache_static(request: web.Request, response: web.StreamResponse) -> None:
+    if not request.path.startswith(STATIC_PREFIX) or response.status >= 400:
+        return
+    versions = request.app[STATIC_VERSIONS]
+    version = request.query.get("v")
+    fresh = version is not None and version == versions.get(request.path.removeprefix(STATIC_PREFIX))
+    response.headers["Cache-Control"] = IMMUTABLE if fresh else "no-cache"
 
 
 @cache
@@ -114,19 +136,26 @@ async def to_inbox(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/inbox/")
 
 
+STATIC_VERSIONS = web.AppKey("static_versions", dict)
+
+
 def setup_pages(app: web.Application) -> None:
-    aiohttp_jinja2.setup(
+    env = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=jinja2.select_autoescape(default=True)
     )
+    versions = app[STATIC_VERSIONS] = static_versions()
+    env.globals["static"] = lambda name: f"{STATIC_PREFIX}{name}?v={versions.get(name, '0')}"
+    app.on_response_prepare.append(_cache_static)
     app.router.add_get("/", to_inbox)
     app.router.add_get("/inbox", to_inbox)
     app.router.add_get("/inbox/login", login_page)
-    app.router.add_get("/inbox/", page("tabs", "tabs.html"))
-    app.router.add_get("/inbox/chats/{id}", page("chat", "chat.html", listing.visible_chat))
+    # One screen, three panes (the list, the conversation, the client): /inbox/chats/{id} is it with that chat open.
+    app.router.add_get("/inbox/", page("tabs", "inbox.html"))
+    app.router.add_get("/inbox/chats/{id}", page("chat", "inbox.html", listing.visible_chat))
     app.router.add_get("/inbox/clients/{id}", page("client", "client.html", listing.visible_client))
     app.router.add_get("/inbox/orders", page("orders", "orders.html"))
     app.router.add_get("/inbox/offers", page("offers", "offers.html"))
     app.router.add_get("/inbox/offers/{id}", page("offer", "offer.html", _offer))
     app.router.add_get("/inbox/settings", page("settings", "settings.html"))
     app.router.add_get("/inbox/reports/recovered", page("recovered", "recovered.html"))
-    app.router.add_static("/inbox/static", HERE / "static", append_version=False)
+    app.router.add_static("/inbox/static", STATIC, append_version=False)

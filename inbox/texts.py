@@ -212,6 +212,28 @@ UI_TEXTS: tuple[str, ...] = (
     _("Files cannot be attached to a note"),
     _("A file is limited to 50 MB"),
     _("A caption is limited to 1024 characters"),
+    # The three panes, the client card's order work (issue 12 items 1, 4, 8).
+    _("Chats"),
+    _("No chat open"),
+    _("Pick a chat on the left to read it and reply. Press Esc to close it again."),
+    _("Back to the list"),
+    _("Back"),
+    _("Back to the chat"),
+    _("Close (Esc)"),
+    _("Enter sends · Shift+Enter new line · / canned replies"),
+    _("New conversations appear here by themselves. Look in another tab meanwhile."),
+    _("No chat matches: clear the search or choose another status."),
+    _("No orders yet: they appear here when the client orders."),
+    _("Order details"),
+    _("Comment on the order"),
+    _("Add comment"),
+    _("Comment added"),
+    _("Comments"),
+    _("I sent the client a payment link"),
+    _("Payment link sent"),
+    _("Cancel order"),
+    _("Order cancelled"),
+    _("Open in Orders"),
 )
 
 

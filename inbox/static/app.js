@@ -167,7 +167,7 @@ async function chatToast(event) {
   const name = chat ? chat.client.name : `#${chatId}`;
   if (event.topic === "assignment") {
     // Already looking at it: the bar shows the change.
-    if (PAGE === "chat" && Number(document.body.dataset.id) === chatId) return;
+    if (openChatId === chatId) return;
     toast(`${t("New conversation")}: ${name}`, `/inbox/chats/${chatId}`, t("Open chat"));
     return;
   }
@@ -182,14 +182,29 @@ async function chatToast(event) {
 // A colleague's note named me (SPEC §11.2); that chat's open page shows the note itself.
 async function mentionToast(event) {
   const chatId = event.payload.chat_id;
-  if (PAGE === "chat" && Number(document.body.dataset.id) === chatId) return;
+  if (openChatId === chatId) return;
   const chat = await api("GET", `/chats/${chatId}`, undefined, { quiet: true }).catch(() => null);
   toast(`${t("You were mentioned in a note")}: ${chat ? chat.client.name : `#${chatId}`}`, `/inbox/chats/${chatId}`,
     t("Open chat"));
 }
 
-const liveHandlers = [];
-function onLive(handler) { liveHandlers.push(handler); }
+// Live handlers may belong to a scope (an AbortSignal): the open chat's go when another chat is opened or it is
+// closed, so a previous chat's events never redraw or mark-read the one shown now. onLive returns its unsubscribe.
+const liveHandlers = new Set();
+let liveScope = null;  // the signal of what is being set up now (see scoped())
+function onLive(handler, signal = liveScope) {
+  if (signal?.aborted) return () => {};
+  liveHandlers.add(handler);
+  const off = () => liveHandlers.delete(handler);
+  signal?.addEventListener("abort", off, { once: true });
+  return off;
+}
+// Runs `setup` (synchronous) with every onLive inside it bound to `signal` (timeline.js registers its own handlers).
+function scoped(signal, setup) {
+  const outer = liveScope;
+  liveScope = signal;
+  try { return setup(); } finally { liveScope = outer; }
+}
 
 // Events may have been missed (the socket was closed, or the server lost Redis): every view reloads, as if each
 // kind of event had come.
@@ -224,22 +239,147 @@ function dispatchLive(event) {
   if ((event.topic === "assignment" && event.kind === "chat.assigned")
       || (event.topic === "alert" && event.kind === "chat.unanswered")) chatToast(event);
   if (event.kind === "note.mention") mentionToast(event);
-  for (const handler of liveHandlers) handler(event);
+  for (const handler of [...liveHandlers]) handler(event);
 }
 
-// --- tabs: Mine / Unassigned / Important / All
+// --- the inbox: three panes (the tab's chats, the conversation, the client; SPEC §6, §10.7, issue 12)
 
-async function tabsPage() {
+// The chat open in the middle pane (null: none); the list, the toasts and the live handlers ask.
+let openChatId = null;
+
+// A small circle with a person's initials, its colour from his id (the same person, the same colour everywhere).
+function avatar(name, id, { big = false } = {}) {
+  const words = String(name || "?").trim().split(/\s+/).filter(Boolean);
+  const initials = (words.length > 1 ? words[0][0] + words[words.length - 1][0] : (words[0] || "?").slice(0, 2))
+    .toUpperCase();
+  const node = el("span", { class: big ? "avatar big" : "avatar", "aria-hidden": "true" }, initials);
+  node.style.background = `hsl(${(Number(id) * 137) % 360} 45% 46%)`;
+  return node;
+}
+
+// A time as "5 minutes ago", the exact time on hover; the page keeps such times current (see tickTimes).
+function agoTime(iso) {
+  if (!iso) return "";
+  return el("time", { datetime: iso, title: when(iso), "data-ago": "" }, ago(iso));
+}
+function tickTimes() {
+  for (const time of document.querySelectorAll("time[data-ago]")) time.textContent = ago(time.getAttribute("datetime"));
+}
+
+// The list's state in the URL (?tab=&q=&status=), on the list's URL and on an open chat's alike.
+function listQuery() {
+  const now = new URLSearchParams(location.search);
+  const kept = new URLSearchParams({ tab: now.get("tab") || "mine" });
+  for (const key of ["q", "status"]) if (now.get(key)) kept.set(key, now.get(key));
+  return kept.toString();
+}
+const chatUrl = (id) => `/inbox/chats/${id}?${listQuery()}`;
+const listUrl = () => `/inbox/?${listQuery()}`;
+const chatIdIn = (path) => { const found = /^\/inbox\/chats\/([0-9]+)$/.exec(path); return found ? Number(found[1]) : null; };
+
+async function inboxPage() {
+  const panes = document.getElementById("panes");
   const params = new URLSearchParams(location.search);
-  const tab = params.get("tab") || "mine";
+  // A chat's own URL shows it beside a list of chats (the Important tab is a table, not such a list).
+  const asked = params.get("tab") || "mine";
+  const tab = asked === "important" && chatIdIn(location.pathname) !== null ? "mine" : asked;
+  if (tab !== asked) history.replaceState(null, "", `${location.pathname}?tab=${tab}`);
   document.querySelector(`[data-tab="${tab}"]`)?.classList.add("active");
-  const main = document.getElementById("content");
+  setInterval(tickTimes, 30_000);
   if (tab === "important") {
-    const history = params.get("history") === "1";
-    const draw = async () => clear(main).append(history ? await importantHistory() : await importantTable());
-    onLive((event) => { if (event.topic === "important") draw(); });
-    return draw();
+    // The Important tab is a work table of its own: full width; its links open a chat as a page.
+    panes.classList.add("wide");
+    return importantView(params);
   }
+  const list = chatList(tab, params, { open: (id) => openChat(id) });
+  let current = null;  // { id, controller }
+
+  async function openChat(id, { push = true } = {}) {
+    id = Number(id);
+    if (current?.id === id) { panes.dataset.view = "chat"; return; }
+    closeChat({ push: false });
+    const controller = new AbortController();
+    current = { id, controller };
+    openChatId = id;
+    document.body.dataset.id = String(id);
+    if (push) history.pushState({ chat: id }, "", chatUrl(id));
+    list.select(id);
+    panes.classList.add("has-chat");
+    panes.dataset.view = "chat";
+    try {
+      await mountChat(id, controller.signal, { close: () => closeChat(), panes, list });
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      if (!error?.error) throw error;
+    }
+    if (!controller.signal.aborted) document.body.dataset.chatReady = String(id);
+  }
+
+  function closeChat({ push = true } = {}) {
+    if (!current) return;
+    current.controller.abort();
+    current = null;
+    // What was typed in the last moments is kept now, as when a page goes away (drafts.js saves on pagehide).
+    window.dispatchEvent(new Event("pagehide"));
+    openChatId = null;
+    document.body.dataset.id = "";
+    delete document.body.dataset.chatReady;
+    document.querySelector("#chat-pane > section.chat")?.remove();
+    for (const menu of document.querySelectorAll("#canned-menu")) menu.remove();
+    document.getElementById("chat-empty").hidden = false;
+    clear(document.getElementById("card-pane"));
+    panes.classList.remove("has-chat");
+    panes.dataset.view = "list";
+    document.title = `${t("Inbox")} · closer`;
+    list.select(null);
+    if (push) history.pushState(null, "", listUrl());
+  }
+
+  // A link to a chat (the list, a toast) opens it here instead of loading a page; Ctrl/middle click still opens a tab.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest?.("a[href]");
+    if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey
+        || event.altKey || link.target) return;
+    const url = new URL(link.href, location.href);
+    const id = url.origin === location.origin ? chatIdIn(url.pathname) : null;
+    if (id === null) return;
+    event.preventDefault();
+    openChat(id);
+  });
+  // Esc closes the open chat (a canned-replies menu open in the box takes its Esc first, canned.js).
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || event.defaultPrevented || event.isComposing || !current) return;
+    if ([...document.querySelectorAll("#canned-menu")].some((menu) => !menu.hidden)) return;
+    const snooze = document.querySelector(".snooze[open]");
+    if (snooze) { snooze.open = false; return; }
+    if (panes.dataset.view === "card") { document.getElementById("client-toggle")?.click(); return; }
+    event.preventDefault();
+    closeChat();
+  });
+  window.addEventListener("popstate", () => {
+    const now = new URLSearchParams(location.search);
+    if ((now.get("tab") || "mine") !== tab) { location.reload(); return; }
+    list.sync(now);
+    const id = chatIdIn(location.pathname);
+    if (id === null) closeChat({ push: false });
+    else openChat(id, { push: false });
+  });
+
+  const first = chatIdIn(location.pathname);
+  await Promise.all([list.load(true), first !== null ? openChat(first, { push: false }) : null]);
+}
+
+async function importantView(params) {
+  const main = document.getElementById("content");
+  const history = params.get("history") === "1";
+  const draw = async () => clear(main).append(history ? await importantHistory() : await importantTable());
+  onLive((event) => { if (event.topic === "important") draw(); });
+  return draw();
+}
+
+// The left pane: a tab's chats, searched and filtered, kept current by live events. `open(id)`: a row was chosen.
+function chatList(tab, params, { open }) {
+  const main = document.getElementById("content");
   // Mine and Unassigned show what still needs work unless a status is asked for; All shows every status.
   const needsWork = tab === "mine" || tab === "unassigned";
   const search = el("input", { type: "search", name: "q", id: "chat-search", maxlength: 200, value: params.get("q") || "",
@@ -249,12 +389,29 @@ async function tabsPage() {
     Object.entries(CHAT_STATUS()).map(([value, label]) =>
       el("option", { value, text: label, selected: value === params.get("status") })));
   const list = el("ul", { class: "chats", id: "chat-list" });
-  const more = el("button", { type: "button", hidden: true, onclick: () => load() }, t("More"));
+  const more = el("button", { type: "button", class: "more", hidden: true, onclick: () => load() }, t("More"));
   const tools = el("form", { class: "chat-tools", role: "search", onsubmit: (event) => { event.preventDefault(); filter(); } },
     search, status);
-  clear(main).append(tools, list, more);
+  clear(main).append(tools, el("div", { class: "chats-scroll" }, list, more));
   let cursor = null;
   let generation = 0;  // a reload makes the answers of older requests stale
+  let selected = null;
+
+  function row(chat) {
+    const li = chatRow(chat);
+    li.classList.toggle("selected", chat.id === selected);
+    li.addEventListener("click", (event) => {
+      if (event.target.closest("a") || event.button !== 0) return;  // a link is followed (or opened here) by itself
+      open(chat.id);
+    });
+    return li;
+  }
+  function emptyState() {
+    const searching = search.value.trim() || status.value;
+    return el("li", { class: "empty" }, el("strong", {}, t("Nothing here")),
+      el("p", {}, searching ? t("No chat matches: clear the search or choose another status.")
+        : t("New conversations appear here by themselves. Look in another tab meanwhile.")));
+  }
   async function load(reset = false) {
     const mine = reset ? ++generation : generation;
     const query = new URLSearchParams({ tab, limit: "50" });
@@ -263,10 +420,10 @@ async function tabsPage() {
     if (!reset && cursor) query.set("cursor", cursor);
     const page = await api("GET", "/chats?" + query);
     if (mine !== generation) return;
-    const rows = page.items.map(chatRow);
+    const rows = page.items.map(row);
     if (reset) list.replaceChildren(...rows);
     else list.append(...rows);
-    if (!list.querySelector("li[data-chat]")) list.replaceChildren(el("li", { class: "empty" }, t("Nothing here")));
+    if (!list.querySelector("li[data-chat]")) list.replaceChildren(emptyState());
     cursor = page.next_cursor;
     more.hidden = !cursor;
   }
@@ -274,7 +431,7 @@ async function tabsPage() {
     const shown = new URLSearchParams({ tab });
     if (search.value.trim()) shown.set("q", search.value.trim());
     if (status.value) shown.set("status", status.value);
-    history.replaceState(null, "", "?" + shown);
+    history.replaceState(history.state, "", `${location.pathname}?${shown}`);
     return load(true);
   }
   search.addEventListener("input", debounce(filter, 300));
@@ -282,7 +439,29 @@ async function tabsPage() {
   // Someone wrote, took, handed over or resolved: the list follows without a reload (one reload per burst).
   const reloadSoon = debounce(() => load(true), 150);
   onLive((event) => { if (CHAT_TOPICS.has(event.topic)) reloadSoon(); });
-  return load(true);
+  return {
+    load,
+    select(id) {
+      selected = id;
+      for (const li of list.querySelectorAll("li[data-chat]")) li.classList.toggle("selected", Number(li.dataset.chat) === id);
+      list.querySelector("li.selected")?.scrollIntoView({ block: "nearest" });
+    },
+    // Opened, the chat is read: its row says so before the list reloads.
+    read(id) {
+      const li = list.querySelector(`li[data-chat='${id}']`);
+      li?.classList.remove("unread");
+      li?.querySelector(".unread-badge")?.remove();
+    },
+    // Back or forward to another search: the boxes and the rows follow the URL.
+    sync(query) {
+      const q = query.get("q") || "";
+      const s = query.get("status") || "";
+      if (q === search.value.trim() && s === status.value) return;
+      search.value = q;
+      status.value = s;
+      load(true);
+    },
+  };
 }
 
 function chatStatusText(chat) {
@@ -296,22 +475,24 @@ const ATTACHMENT_KINDS = {
   video_note: "Video message", sticker: "Sticker", animation: "GIF",
 };
 
+// One dense row: avatar; name, unread count and time; the last message; assignee and status.
 function chatRow(chat) {
-  const href = `/inbox/chats/${chat.id}`;
   return el("li", { "data-chat": chat.id, class: chat.unread ? "unread" : "" },
-    el("span", { class: "who" },
-      el("a", { href, class: "client" }, chat.client.name),
-      chat.unread ? el("span", { class: "unread-badge", title: t("Unread messages") }, String(chat.unread)) : ""),
-    el("span", { class: "preview" },
-      chat.last_message_direction === "out"
-        ? el("span", { class: "direction", "data-direction": "out", title: t("Sent to the client") }, "↪ ") : "",
-      chat.last_message_attachment ? `[${t(ATTACHMENT_KINDS[chat.last_message_attachment] || "Document")}] ` : "",
-      chat.last_message || ""),
-    el("span", { class: "meta" },
-      el("span", { class: chat.assignee ? "assignee" : "assignee nobody" },
-        chat.assignee ? chat.assignee.name : t("Unassigned")),
-      chat.status !== "open" ? el("span", { class: `status-chip ${chat.status}` }, chatStatusText(chat)) : ""),
-    el("time", { datetime: chat.last_message_at || "" }, when(chat.last_message_at)));
+    avatar(chat.client.name, chat.client.id),
+    el("div", { class: "row-main" },
+      el("div", { class: "row-top" },
+        el("a", { href: `/inbox/chats/${chat.id}?${listQuery()}`, class: "client" }, chat.client.name),
+        chat.unread ? el("span", { class: "unread-badge", title: t("Unread messages") }, String(chat.unread)) : "",
+        agoTime(chat.last_message_at)),
+      el("div", { class: "preview" },
+        chat.last_message_direction === "out"
+          ? el("span", { class: "direction", "data-direction": "out", title: t("Sent to the client") }, "↪ ") : "",
+        chat.last_message_attachment ? `[${t(ATTACHMENT_KINDS[chat.last_message_attachment] || "Document")}] ` : "",
+        chat.last_message || ""),
+      el("div", { class: "meta" },
+        el("span", { class: chat.assignee ? "assignee" : "assignee nobody" },
+          chat.assignee ? chat.assignee.name : t("Unassigned")),
+        chat.status !== "open" ? el("span", { class: `status-chip ${chat.status}` }, chatStatusText(chat)) : "")));
 }
 
 async function importantTable() {
@@ -370,23 +551,54 @@ async function importantHistory() {
   return list;
 }
 
-// --- the chat view with the client card beside it
+// --- the conversation in the middle pane, its client's card in the right one
 
-async function chatPage() {
-  const chatId = document.body.dataset.id;
-  // Opening the chat reads it (SPEC §10.6); the answer is the chat itself.
+// Draws chat `chatId` from a fresh copy of the page's chat template. Everything it hooks on the document or the live
+// events ends with `signal` (another chat opened, or this one closed); what it hooks on its own nodes goes with them.
+async function mountChat(chatId, signal, { close, panes, list }) {
+  const pane = document.getElementById("chat-pane");
+  const section = document.getElementById("chat-template").content.firstElementChild.cloneNode(true);
+  pane.querySelector(":scope > section.chat")?.remove();
+  for (const menu of document.querySelectorAll("#canned-menu")) menu.remove();  // the previous box's "/" menu
+  document.getElementById("chat-empty").hidden = true;
+  pane.append(section);
+  const card = el("div", { id: "card", class: "card" });
+  const clientToggle = section.querySelector("#client-toggle");
+  const toChat = () => { panes.dataset.view = "chat"; clientToggle.setAttribute("aria-pressed", "false"); };
+  // On a narrow screen the card is a pane of its own, with its way back to the conversation.
+  document.getElementById("card-pane").replaceChildren(
+    el("button", { type: "button", class: "back card-back", onclick: toChat }, `← ${t("Back to the chat")}`), card);
+  section.querySelector("#chat-back").addEventListener("click", close);
+  section.querySelector("#close-chat").addEventListener("click", close);
+  clientToggle.addEventListener("click", () => {
+    panes.dataset.view = panes.dataset.view === "card" ? "chat" : "card";
+    clientToggle.setAttribute("aria-pressed", String(panes.dataset.view === "card"));
+  });
+
+  // Opening the chat reads it (SPEC §10.6); the answer is the chat itself. The newest page of its timeline is asked
+  // for at the same time: the newest messages are what the employee opened the chat for.
+  const firstPage = timelinePage(chatId);
+  firstPage.catch(() => null);  // its failure is the timeline's to show, once drawn
   let chat = await api("POST", `/chats/${chatId}/read`);
+  if (signal.aborted) return;
+  list.read(chat.id);
   refreshCounts();
-  document.getElementById("chat-title").textContent = chat.client.name;
+  section.querySelector("#chat-title").textContent = chat.client.name;
+  section.querySelector("#chat-avatar").replaceWith(avatar(chat.client.name, chat.client.id));
+  document.title = `${chat.client.name} · closer`;
   // Messages, notes, orders, payments, assignments and calls (SPEC §11.4): inbox/static/timeline.js.
-  const timeline = chatTimeline(document.getElementById("messages"), chat.id, () => chat);
+  const timeline = scoped(signal, () => chatTimeline(section.querySelector("#messages"), chat.id, () => chat,
+    { firstPage }));
   const drawHistory = () => timeline.newer();
-  const bar = document.getElementById("chat-bar");
-  async function drawBar() {
+  const bar = section.querySelector("#chat-bar");
+  const reply = section.querySelector("#reply");
+  // `known`: the chat as just read, when there is no need to ask again.
+  async function drawBar(known = null) {
     const [fresh, trail] = await Promise.all([
-      api("GET", `/chats/${chatId}`, undefined, { quiet: true }),
+      known ?? api("GET", `/chats/${chatId}`, undefined, { quiet: true }),
       api("GET", `/chats/${chatId}/history`, undefined, { quiet: true }),
     ]);
+    if (signal.aborted) return;
     chat = fresh;
     await chatBar(bar, chat, trail.items, { changed: () => drawBar().catch(lost) });
   }
@@ -396,13 +608,12 @@ async function chatPage() {
     if (error.error.code !== "not_found") { flash(error.message, true); return; }
     clear(bar).append(el("p", { class: "gone" }, t("This chat is no longer yours to see"), " · ",
       el("a", { href: "/inbox/" }, t("Inbox"))));
-    document.getElementById("reply").hidden = true;
+    reply.hidden = true;
   }
   // The composer grows with the text and counts down to Telegram's limit; over it, the text is refused as it is,
   // never cut (a pasted text longer than a maxlength would be, silently).
-  const reply = document.getElementById("reply");
   const box = reply.elements.text;
-  const left = document.getElementById("reply-left");
+  const left = section.querySelector("#reply-left");
   const length = () => [...box.value].length;  // code points, as the server and Telegram count
   const counted = () => {
     const remaining = MAX_MESSAGE - length();
@@ -417,6 +628,12 @@ async function chatPage() {
   // What is typed stays per chat and per mode until sent (drafts.js).
   const draft = chatDrafts.keep(reply, { user: ME.employee.id, chat: chatId, shown: counted });
   counted();
+  // Enter sends, Shift+Enter starts a new line (in note mode timeline.js's handler has taken the Enter already).
+  box.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.defaultPrevented) return;
+    event.preventDefault();
+    reply.requestSubmit();
+  });
   reply.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!box.value.trim()) return;
@@ -429,26 +646,31 @@ async function chatPage() {
     drawHistory();
   });
   const readSoon = debounce(async () => {
-    if (document.visibilityState !== "visible") return;
+    if (signal.aborted || document.visibilityState !== "visible") return;
     await api("POST", `/chats/${chatId}/read`, undefined, { quiet: true }).catch(() => null);
     refreshCounts();
   }, 300);
-  document.addEventListener("visibilitychange", readSoon);
-  const historySoon = debounce(drawHistory, 200);
-  const barSoon = debounce(() => drawBar().catch(lost), 200);
+  document.addEventListener("visibilitychange", readSoon, { signal });
+  const historySoon = debounce(() => { if (!signal.aborted) drawHistory(); }, 200);
+  const barSoon = debounce(() => { if (!signal.aborted) drawBar().catch(lost); }, 200);
   onLive((event) => {
     if ((event.chat_id ?? event.payload?.chat_id) !== chat.id) return;
     if (event.topic === "message") { historySoon(); readSoon(); }
     if (CHAT_TOPICS.has(event.topic)) barSoon();
-  });
+  }, signal);
+  if (!matchMedia("(max-width: 700px)").matches) box.focus({ preventScroll: true });
+  // The conversation first; the bar, the card and the bell after it, so the server answers its page first.
+  await drawHistory();
+  if (signal.aborted) return;
   // Opening the chat is how the bell goes: the items of this chat are seen now.
-  const important = await api("GET", "/important");
-  for (const item of important.items.filter((i) => i.chat_id === chat.id && !i.seen)) {
-    await api("POST", `/important/${item.id}/seen`);
-  }
-  refreshBadge();
-  await Promise.all([drawHistory(), drawBar().catch(lost)]);
-  await clientCard(document.getElementById("card"), chat.client.id);
+  const seen = (async () => {
+    const important = await api("GET", "/important");
+    for (const item of important.items.filter((i) => i.chat_id === chat.id && !i.seen)) {
+      await api("POST", `/important/${item.id}/seen`);
+    }
+    refreshBadge();
+  })();
+  await Promise.all([seen, drawBar(chat).catch(lost), clientCard(card, chat.client.id, { signal })]);
 }
 
 // The bar over a conversation: who answers for it, Take, assign or hand over, its status, its trail (SPEC §10.4).
@@ -537,33 +759,72 @@ async function chatBar(bar, chat, trail, { changed }) {
   clear(bar).append(el("div", { class: "bar-row" }, who, take, picker, moves), details);
 }
 
-async function clientCard(container, clientId) {
+async function clientCard(container, clientId, { signal } = {}) {
   const [client, orders, employees] = await Promise.all([
     api("GET", `/clients/${clientId}`), api("GET", `/clients/${clientId}/orders`), staff(),
   ]);
+  if (signal?.aborted) return;
   const picker = staffSelect(employees, client.personal_manager?.id, { name: "personal_manager" });
-  const notes = el("textarea", { name: "notes", rows: 5 });
+  const notes = el("textarea", { name: "notes", rows: 3 });
   notes.value = client.notes;
-  const status = STATUS();
+  const redraw = () => clientCard(container, clientId, { signal });
+  // The newest order still open shows its work at once, the others on a click; a redraw keeps what was open.
+  if (!container.openOrders) {
+    const firstOpen = orders.items.find((o) => ORDER_OPEN.has(o.status));
+    container.openOrders = new Set(firstOpen ? [firstOpen.id] : []);
+  }
+  const rows = orders.items.map((o) => cardOrder(o, { opened: container.openOrders, redraw }));
   clear(container).append(
-    el("h2", { class: "client-name" }, client.name || client.email || `#${client.id}`),
-    el("p", {}, client.email || ""), el("p", {}, client.phone || ""),
-    el("label", {}, t("Personal manager"), picker),
-    el("button", { type: "button", class: "save-pm", onclick: async () => {
-      await api("PATCH", `/clients/${clientId}`, { personal_manager_id: picker.value ? Number(picker.value) : null });
-      flash(t("Saved"));
-    } }, t("Save")),
-    el("label", {}, t("Notes"), notes),
-    el("button", { type: "button", class: "save-notes", onclick: async () => {
-      await api("PATCH", `/clients/${clientId}`, { notes: notes.value });
-      flash(t("Saved"));
-    } }, t("Save")),
-    el("h3", {}, t("Orders")),
-    el("ul", { class: "client-orders" }, orders.items.map((o) => el("li", {
-      class: o.status === "failed" ? "failed" : o.status, "data-order": o.id,
-    }, `#${o.id} · ${o.offer.title} · ${o.amount} ${o.currency} · `, el("span", { class: "status" }, status[o.status]),
-    o.failure_reason ? ` · ${o.failure_reason}` : "", demoFailure(o, () => clientCard(container, clientId))))),
+    el("div", { class: "card-head" }, avatar(client.name || client.email, client.id, { big: true }),
+      el("div", {}, el("h2", { class: "client-name" }, client.name || client.email || `#${client.id}`),
+        client.email ? el("div", { class: "contact" }, client.email) : "",
+        client.phone ? el("div", { class: "contact" }, client.phone) : "")),
+    el("section", { class: "card-section" },
+      el("label", {}, t("Personal manager"), el("span", { class: "inline" }, picker,
+        el("button", { type: "button", class: "save-pm", onclick: async () => {
+          await api("PATCH", `/clients/${clientId}`, { personal_manager_id: picker.value ? Number(picker.value) : null });
+          flash(t("Saved"));
+        } }, t("Save")))),
+      el("label", {}, t("Notes"), notes),
+      el("button", { type: "button", class: "save-notes", onclick: async () => {
+        await api("PATCH", `/clients/${clientId}`, { notes: notes.value });
+        flash(t("Saved"));
+      } }, t("Save"))),
+    el("h3", {}, t("Orders"), el("span", { class: "count-muted" }, String(orders.items.length))),
+    el("ul", { class: "client-orders" }, rows.map((r) => r.li)),
+    orders.items.length ? "" : el("p", { class: "empty" }, t("No orders yet: they appear here when the client orders.")),
   );
+  await Promise.all(rows.map((r) => r.ready));
+}
+
+// The statuses an order can still be worked on in (sales.assignment.OPEN_STATUSES) and cancelled from.
+const ORDER_OPEN = new Set(["new", "awaiting_payment", "failed"]);
+
+// One order in the card: number, offer, amount, status (failed: red, with the reason), and its work on a click.
+function cardOrder(o, { opened, redraw }) {
+  const open = opened.has(o.id);
+  const work = el("div", { class: "order-work-box", hidden: !open });
+  const toggle = el("button", { type: "button", class: "order-open", "aria-expanded": String(open),
+    title: t("Order details") }, open ? "▾" : "▸");
+  let drawn = null;
+  const draw = () => (drawn ??= orderWork(o, { changed: redraw, personalManager: false, link: true })
+    .then((node) => work.append(node)));
+  toggle.addEventListener("click", () => {
+    work.hidden = !work.hidden;
+    if (work.hidden) opened.delete(o.id);
+    else opened.add(o.id);
+    toggle.setAttribute("aria-expanded", String(!work.hidden));
+    toggle.textContent = work.hidden ? "▸" : "▾";
+    if (!work.hidden) draw();
+  });
+  const li = el("li", { class: o.status === "failed" ? "failed" : o.status, "data-order": o.id },
+    el("div", { class: "order-line" }, toggle,
+      el("span", { class: "order-title" }, `#${o.id} · ${o.offer.title}`),
+      el("span", { class: "amount" }, money(o.amount, o.currency)),
+      el("span", { class: `status order-status ${o.status}` }, STATUS()[o.status])),
+    o.failure_reason ? el("div", { class: "reason" }, o.failure_reason) : "",
+    demoFailure(o, redraw), work);
+  return { li, ready: open ? draw() : Promise.resolve() };
 }
 
 // `closer demo` only: owner and admins make an unpaid order's payment fail, as a provider would report it, to see
@@ -662,25 +923,86 @@ async function ordersPage() {
   await callList();
 }
 
-async function orderDetail(order, row) {
+async function orderDetail(order, row, changed = () => document.getElementById("filters").requestSubmit()) {
   document.querySelector(".order-detail")?.remove();
-  const [history, employees] = await Promise.all([api("GET", `/orders/${order.id}/history`), staff()]);
+  const work = await orderWork(order, { changed });
+  row.after(el("tr", { class: "order-detail" }, el("td", { colspan: 9 }, work)));
+}
+
+// Who may work on an order (comment, cancel, payment link): its manager, the owner and admins (sales.orders).
+function mayWorkOn(order) { return ADMIN || order.order_manager?.id === ME.employee.id; }
+
+// An order's work (SPEC §1.3), on the orders page and in a chat's client card alike: its personal manager (`personalManager`),
+// the customer's information, a comment, *Payment link sent* and *Cancel order* for those who may (each an action that
+// keeps its manager attached), its comments and its history; `link`: a link to it on the orders page. `changed()`:
+// something was saved.
+async function orderWork(order, { changed, personalManager = true, link = false }) {
+  const [history, comments, employees] = await Promise.all([
+    api("GET", `/orders/${order.id}/history`),
+    api("GET", `/orders/${order.id}/comments`, undefined, { quiet: true }).catch(() => ({ items: [] })),
+    staff(),
+  ]);
   const names = Object.fromEntries(employees.map((e) => [e.id, e.name]));
   const reasons = ORDER_REASONS();
-  const picker = staffSelect(employees, order.personal_manager?.id, { name: "personal_manager" });
-  const detail = el("tr", { class: "order-detail" }, el("td", { colspan: 9 },
-    el("label", {}, t("Personal manager"), picker),
-    el("button", { type: "button", class: "save-pm", onclick: async () => {
-      await api("PATCH", `/clients/${order.client.id}`,
-        { personal_manager_id: picker.value ? Number(picker.value) : null });
-      flash(t("Saved"));
-      document.getElementById("filters").requestSubmit();
-    } }, t("Save")),
-    el("p", {}, t("Customer information"), ": ", order.customer_info || "—"),
-    el("h4", {}, t("History")),
+  const parts = [];
+  if (personalManager) {
+    const picker = staffSelect(employees, order.personal_manager?.id, { name: "personal_manager" });
+    parts.push(el("label", {}, t("Personal manager"), picker),
+      el("button", { type: "button", class: "save-pm", onclick: async () => {
+        await api("PATCH", `/clients/${order.client.id}`,
+          { personal_manager_id: picker.value ? Number(picker.value) : null });
+        flash(t("Saved"));
+        changed();
+      } }, t("Save")));
+  }
+  parts.push(el("p", { class: "customer-info" }, t("Customer information"), ": ", order.customer_info || "—"));
+  if (mayWorkOn(order)) {
+    const text = el("textarea", { name: "comment", rows: 2, maxlength: 10000, placeholder: t("Comment on the order"),
+      "aria-label": t("Comment on the order") });
+    const add = el("button", { type: "button", class: "add-comment", onclick: async () => {
+      if (!text.value.trim()) { text.focus(); return; }
+      await api("POST", `/orders/${order.id}/comments`, { text: text.value });
+      flash(t("Comment added"));
+      changed();
+    } }, t("Add comment"));
+    let cancel = "";
+    let linkSent = "";
+    if (ORDER_OPEN.has(order.status)) {
+      linkSent = el("button", { type: "button", class: "link-sent", title: t("I sent the client a payment link"),
+        onclick: async () => {
+          await api("POST", `/orders/${order.id}/payment-link-sent`);
+          flash(t("Saved"));
+          changed();
+        } }, t("Payment link sent"));
+      // Cancelling cannot be undone: the first click asks, the second cancels.
+      let armed = null;
+      cancel = el("button", { type: "button", class: "cancel-order danger", onclick: async () => {
+        if (!armed) {
+          cancel.textContent = `${t("Cancel order")} #${order.id}?`;
+          cancel.classList.add("armed");
+          armed = setTimeout(() => { armed = null; cancel.textContent = t("Cancel order"); cancel.classList.remove("armed"); },
+            5000);
+          return;
+        }
+        clearTimeout(armed);
+        armed = null;
+        await api("POST", `/orders/${order.id}/status`, { status: "cancelled" });
+        flash(t("Order cancelled"));
+        changed();
+      } }, t("Cancel order"));
+    }
+    parts.push(el("div", { class: "order-actions" }, text, el("div", { class: "inline" }, add, linkSent, cancel)));
+  }
+  if (link) parts.push(el("p", {}, el("a", { href: `/inbox/orders?order=${order.id}`, class: "open-order" }, t("Open in Orders"))));
+  if (comments.items.length) {
+    parts.push(el("h4", {}, t("Comments")), el("ul", { class: "comments" }, comments.items.map((c) => el("li", {},
+      el("span", { class: "by" }, `${names[c.employee_id] || "—"} · `), agoTime(c.created_at),
+      el("div", { class: "text" }, c.text)))));
+  }
+  parts.push(el("h4", {}, t("History")),
     el("ul", { class: "audit" }, history.items.map((h) => el("li", {},
-      `${when(h.created_at)} · ${reasons[h.reason] || h.reason} · ${names[h.from_employee_id] || "—"} → ${names[h.to_employee_id] || "—"}`)))));
-  row.after(detail);
+      `${when(h.created_at)} · ${reasons[h.reason] || h.reason} · ${names[h.from_employee_id] || "—"} → ${names[h.to_employee_id] || "—"}`))));
+  return el("div", { class: "order-work" }, ...parts);
 }
 
 async function callList() {
@@ -908,7 +1230,7 @@ function chrome() {
   });
 }
 
-const PAGES = { tabs: tabsPage, chat: chatPage, client: clientPage, orders: ordersPage, offers: offersPage,
+const PAGES = { tabs: inboxPage, chat: inboxPage, client: clientPage, orders: ordersPage, offers: offersPage,
   offer: offerPage, settings: settingsPage };
 
 chrome();

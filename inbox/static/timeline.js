@@ -7,9 +7,17 @@
 const TIMELINE_KINDS = ["message", "order_created", "assignment", "payment", "call", "note"];
 const TIMELINE_PAGE = 50;
 
-// `list`: the scrolling <ol>; `chatId`; `currentChat()`: the chat as the page knows it now (its client's name).
+// A page of the chat's timeline: the newest, or the one before the cursor `older`.
+function timelinePage(chatId, older = null) {
+  const query = new URLSearchParams({ limit: String(TIMELINE_PAGE) });
+  if (older) query.set("before", older);
+  return api("GET", `/chats/${chatId}/timeline?${query}`);
+}
+
+// `list`: the scrolling <ol>; `chatId`; `currentChat()`: the chat as the page knows it now (its client's name);
+// `firstPage`: the newest page if already asked for (the chat page asks for it while it reads the chat).
 // Returns { newer, addNote, noting }: app.js draws with `newer` and sends a note with `addNote` in note mode.
-function chatTimeline(list, chatId, currentChat) {
+function chatTimeline(list, chatId, currentChat, { firstPage = null } = {}) {
   const shown = new Map();  // "kind:id" -> its <li>
   let cursor = null;  // the page before the oldest shown, if any
   let loadingOlder = null;
@@ -17,10 +25,13 @@ function chatTimeline(list, chatId, currentChat) {
   const order = (entry) => [Date.parse(entry.at), TIMELINE_KINDS.indexOf(entry.kind), entry.id];
   const before = (a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 
-  async function page(older) {
-    const query = new URLSearchParams({ limit: String(TIMELINE_PAGE) });
-    if (older) query.set("before", older);
-    return api("GET", `/chats/${chatId}/timeline?${query}`);
+  function page(older) {
+    if (!older && firstPage) {
+      const prefetched = firstPage;
+      firstPage = null;
+      return prefetched;
+    }
+    return timelinePage(chatId, older);
   }
 
   function node(entry) {
