@@ -17,6 +17,7 @@ from inbox.throttle import TooManyAttempts
 from sales.clients import SUPPORTED_LANGUAGES
 from sales.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
 from storage.db import STORAGE_DOWN
+from storage.models import Employee
 from webio.errors import json_error
 
 log = logging.getLogger(__name__)
@@ -26,13 +27,17 @@ UNAVAILABLE = "the service is briefly unavailable; nothing was changed, try agai
 INTERNAL = "something went wrong; nothing was changed"
 
 
-def _gettext(request: web.Request) -> Callable[[str], str]:
-    """The catalogue's gettext for the employee whose page (session cookie, hence a CSRF token) made the request;
-    English as it is for bearer tokens and for calls before anyone is known."""
-    employee = request.get(EMPLOYEE)
-    if employee is None or csrf_of(request) is None or employee.language not in SUPPORTED_LANGUAGES:
+def words_for(employee: Employee | None, *, page: bool) -> Callable[[str], str]:
+    """The catalogue's gettext for an employee's page (his session cookie); English as it is for bearer tokens
+    (integrations keep stable words) and before anyone is known."""
+    if employee is None or not page or employee.language not in SUPPORTED_LANGUAGES:
         return str
     return translations(employee.language).gettext
+
+
+def gettext_of(request: web.Request) -> Callable[[str], str]:
+    """words_for the employee whose page (session cookie, hence a CSRF token) made this API request."""
+    return words_for(request.get(EMPLOYEE), page=csrf_of(request) is not None)
 
 
 @web.middleware
@@ -45,15 +50,15 @@ async def error_middleware(
         return await handler(request)
     except DomainError as error:
         status = next((s for kind, s in _STATUS.items() if isinstance(error, kind)), 400)
-        return json_error(status, error.code, error.in_language(_gettext(request)), error.field)
+        return json_error(status, error.code, error.in_language(gettext_of(request)), error.field)
     except web.HTTPException as error:
         if error.status < 400:
             raise
         return json_error(error.status, error.reason.lower().replace(" ", "_"), error.reason)
     except STORAGE_DOWN as exc:
         log.error("request failed: storage unavailable", extra={"path": request.path, "error": repr(exc)})
-        return json_error(503, "unavailable", _gettext(request)(UNAVAILABLE))
+        return json_error(503, "unavailable", gettext_of(request)(UNAVAILABLE))
     except Exception:
         # The reason goes to the log, not to the caller.
         log.exception("request failed", extra={"path": request.path, "method": request.method})
-        return json_error(500, "internal", _gettext(request)(INTERNAL))
+        return json_error(500, "internal", gettext_of(request)(INTERNAL))

@@ -31,6 +31,7 @@ from bot.keys import BOTS
 from core.keys import SETTINGS
 from inbox import sniff
 from inbox.auth import bearer_token, cookie_session
+from inbox.errors import words_for
 from sales import attachments
 from sales.errors import Invalid, NotFound
 from sales.sessions import token_employee
@@ -192,48 +193,48 @@ def store_of(app: web.Application) -> FileStore:
 
 # -- the route -------------------------------------------------------------------------------------------------
 
-async def _viewer(request: web.Request) -> Employee | None:
-    """The employee asking: the pages' session cookie, or an integration's bearer token."""
+async def _viewer(request: web.Request) -> tuple[Employee | None, bool]:
+    """The employee asking, and whether it is his page (the session cookie) rather than an integration's bearer
+    token: a page reads refusals in his language."""
     token = bearer_token(request)
     if token is not None:
-        return await token_employee(token)
+        return await token_employee(token), False
     found = await cookie_session(request)
-    return found[0] if found is not None else None
-
-
-def _not_found(attachment_id: object) -> web.Response:
-    return json_error(404, "not_found", f"file {attachment_id} not found", "id")
+    return (found[0], True) if found is not None else (None, False)
 
 
 async def serve_file(request: web.Request) -> web.StreamResponse:
-    employee = await _viewer(request)
+    employee, page = await _viewer(request)
     if employee is None:
         if request.headers.get("Authorization"):
             return json_error(401, "unauthorized", "unknown or revoked token")
         raise web.HTTPFound(f"/inbox/login?next={quote(request.path_qs, safe='')}")
+    say = words_for(employee, page=page)
     try:
         attachment_id = path_id(request)
         row = await attachments.visible(employee, attachment_id)
     except (NotFound, web.HTTPNotFound):
-        return _not_found(request.match_info["id"])
+        missing = NotFound("file {id} not found", field="id", id=request.match_info["id"])
+        return json_error(404, "not_found", missing.in_language(say), "id")
     store = store_of(request.app)
     path = store.existing(row.stored_path)
     if path is None:
         if attachments.too_big_for_bots(row):
-            return json_error(409, "too_big_for_bots", TOO_BIG_MESSAGE, "id")
+            return json_error(409, "too_big_for_bots", say(TOO_BIG_MESSAGE), "id")
         if row.telegram_file_id is None:
-            return json_error(410, "gone", "this file is no longer kept", "id")
+            return json_error(410, "gone", say("this file is no longer kept"), "id")
         bot = request.app[BOTS].bot(row.bot_id) if row.bot_id is not None else None
         if bot is None:
-            return json_error(502, "bot_unavailable", "the bot that received this file is not connected now", "id")
+            return json_error(502, "bot_unavailable", say("the bot that received this file is not connected now"),
+                              "id")
         try:
             stored_path, size, sha256 = await store.fetch(bot, row)
         except TooBigForBots:
-            return json_error(409, "too_big_for_bots", TOO_BIG_MESSAGE, "id")
+            return json_error(409, "too_big_for_bots", say(TOO_BIG_MESSAGE), "id")
         except FetchFailed as error:
             log.warning("could not fetch a file from Telegram", extra={"attachment_id": row.id, "error": str(error)})
             return json_error(502, "telegram_unavailable",
-                              "Telegram did not hand the file over just now; nothing was kept, try again", "id")
+                              say("Telegram did not hand the file over just now; nothing was kept, try again"), "id")
         path = store.path(stored_path)
         head = _head(path)
         sniffed = sniff.sniff(head)

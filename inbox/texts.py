@@ -355,5 +355,13 @@ ERROR_TEXTS: tuple[str, ...] = (
     _("the body is not valid multipart/form-data"),
     _("a file's caption is limited to {limit} characters"),
     _("file {id} not found"),
+    _("the body is nested deeper than {limit} levels"),
+    # inbox/files.py: what /inbox/files/{id} and an upload answer when they cannot
+    _("Telegram does not hand files over 20 MB to bots, so closer cannot show this one: ask the client "
+      "to send it another way (a link, or a smaller file)"),
+    _("a file is limited to 50 MB (Telegram's limit for what a bot sends)"),
+    _("this file is no longer kept"),
+    _("the bot that received this file is not connected now"),
+    _("Telegram did not hand the file over just now; nothing was kept, try again"),
     *VALIDATION_MESSAGES,
 )

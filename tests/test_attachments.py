@@ -292,6 +292,20 @@ async def test_a_client_file_over_20_mb_is_stated_and_never_fetched(env):
     assert env.world.counters["method:getFile"] == 0
 
 
+async def test_a_russian_employees_page_reads_why_a_file_cannot_be_shown_in_russian(env):
+    message = await env.customer_sends("document")
+    [attachment] = await Attachment.filter(message_id=message.id)
+    await Attachment.filter(id=attachment.id).update(telegram_file_id=None)  # neither on disk nor in Telegram
+    await Employee.filter(id=env.manager.id).update(language="ru")
+    async with await env.session(env.manager) as http:
+        async with http.get(f"/inbox/files/{attachment.id}") as response:
+            assert response.status == 410
+            assert (await response.json())["error"]["message"] == "этот файл больше не хранится"
+        async with http.get("/inbox/files/999999") as response:
+            assert response.status == 404
+            assert (await response.json())["error"]["message"] == "файл 999999 не найден"
+
+
 async def test_when_telegram_says_a_file_is_too_big_the_answer_says_so(env):
     # The size was not in the message, but getFile refuses it: the same clear answer, nothing kept.
     message = await env.customer_sends("document")

@@ -22,19 +22,23 @@ class BadJson(ValueError):
     """A body that is no JSON a handler may take; str() completes "the body is …"."""
 
 
+class TooDeep(BadJson):
+    """JSON nested deeper than MAX_JSON_DEPTH."""
+
+
 def load_json(raw: str | bytes) -> object:
     """json.loads for what callers send: every transport reading JSON (the API, the payment and Telegram webhooks)
     parses through here, so a body nested a thousand levels deep is bad input (4xx), never a RecursionError (500)."""
     try:
         value = json.loads(raw)
     except RecursionError:
-        raise BadJson(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+        raise TooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError:
         raise BadJson("not valid JSON") from None
     # Fewer opening brackets than the limit (strings included) cannot nest deeper: the walk is for the rare rest.
     opening = raw.count("[") + raw.count("{") if isinstance(raw, str) else raw.count(b"[") + raw.count(b"{")
     if opening > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
-        raise BadJson(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        raise TooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels")
     return value
 
 
@@ -56,8 +60,10 @@ async def parse(request: web.Request, model: type[M]) -> M:
         raise Invalid("send a JSON body (Content-Type: application/json)", field="body")
     try:
         raw = load_json(await request.text())
-    except BadJson as error:
-        raise Invalid(f"the body is {error}", field="body") from None
+    except TooDeep:
+        raise Invalid("the body is nested deeper than {limit} levels", field="body", limit=MAX_JSON_DEPTH) from None
+    except BadJson:
+        raise Invalid("the body is not valid JSON", field="body") from None
     except ValueError:  # not text in its charset
         raise Invalid("the body is not valid JSON", field="body") from None
     except LookupError:  # a charset Python does not know

@@ -10,6 +10,7 @@ from pydantic import Field
 from core.keys import CLOCK
 from inbox import files
 from inbox.auth import employee_of
+from inbox.errors import gettext_of
 from webio.body import parse, path_id
 from inbox.present import chats_out, history_out, messages_out
 from inbox.respond import PageQuery, query, send, send_page
@@ -70,7 +71,7 @@ async def send_file(request: web.Request) -> web.Response:
     try:
         form = await files.read_upload(request)
     except files.FileTooLarge as error:
-        return json_error(413, "too_large", str(error), "file")
+        return json_error(413, "too_large", gettext_of(request)(str(error)), "file")
     try:
         message = await dialogs.record_outbound(actor, chat.client_id, form.text, now=request.app[CLOCK](),
                                                 attachment=form.upload)
