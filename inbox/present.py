@@ -25,7 +25,7 @@ from inbox.schemas import (
     PaymentEventOut,
     WidgetOut,
 )
-from sales import attachments, listing
+from sales import attachments, audit, listing
 from storage.models import (
     AssignmentLog,
     Attachment,
@@ -153,6 +153,26 @@ def history_out(rows: Sequence[AssignmentLog]) -> HistoryOut:
                      to_employee_id=r.to_employee_id, reason=str(r.reason), actor_id=r.actor_id, created_at=r.created_at)
         for r in rows
     ])
+
+
+def order_history_out(trail: Sequence[audit.TrailEntry]) -> HistoryOut:
+    items = []
+    for entry in trail:
+        row = entry.row
+        if entry.kind == "assignment":
+            items.extend(history_out([row]).items)
+        elif entry.kind == "status":
+            items.append(HistoryEntry(id=row.id, kind="status", target="order", from_employee_id=None,
+                                      to_employee_id=None, reason="by_hand", actor_id=row.actor_id,
+                                      created_at=row.created_at, status=str(row.to_status),
+                                      from_status=str(row.from_status)))
+        else:
+            items.append(HistoryEntry(id=row.id, kind="payment", target="order", from_employee_id=None,
+                                      to_employee_id=None, reason=row.provider, actor_id=None,
+                                      created_at=row.occurred_at, status=str(row.result),
+                                      amount=None if row.amount is None else f"{row.amount:.2f}",
+                                      currency=row.currency, failure_reason=row.reason, effect=str(row.effect)))
+    return HistoryOut(items=items)
 
 
 def attachment_out(row: Attachment) -> AttachmentOut:

@@ -272,13 +272,23 @@ class CallOut(Out):
 
 
 class HistoryEntry(Out):
+    # `kind`: a change of manager (`assignment`), or, in an order's history, a status change by hand (`status`:
+    # `from_status` → `status`, by `actor_id`) or a payment event (`payment`: its result in `status`, `amount`,
+    # `currency`, `failure_reason`, `effect` — applied or ignored). `id` is unique within its kind.
     id: int
+    kind: Literal["assignment", "status", "payment"] = "assignment"
     target: Literal["order", "client", "chat"]
     from_employee_id: int | None
     to_employee_id: int | None
     reason: str
     actor_id: int | None
     created_at: datetime
+    status: str | None = None
+    from_status: str | None = None
+    amount: str | None = None  # exact decimal, 2 places
+    currency: str | None = None
+    failure_reason: str | None = None
+    effect: str | None = None
 
 
 class HistoryOut(Out):

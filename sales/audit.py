@@ -1,10 +1,11 @@
-"""The audit trail of manager changes (SPEC §1.6)."""
+"""The audit trail of manager changes (SPEC §1.6), and an order's whole trail."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from storage.models import AssignmentLog, AssignmentReason, AssignmentTarget
+from storage.models import AssignmentLog, AssignmentReason, AssignmentTarget, OrderStatusChange, PaymentEvent
 
 
 async def _log(target: AssignmentTarget, *, from_id: int | None, to_id: int | None, now: datetime, **fields) -> AssignmentLog:
@@ -51,3 +52,26 @@ async def order_history(order_id: int) -> list[AssignmentLog]:
 
 async def client_history(client_id: int) -> list[AssignmentLog]:
     return await AssignmentLog.filter(client_id=client_id).order_by("id")
+
+
+# At one moment: the manager first, then a change by hand, then what a payment did.
+TRAIL_KINDS = ("assignment", "status", "payment")
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    kind: str  # one of TRAIL_KINDS
+    at: datetime
+    row: AssignmentLog | OrderStatusChange | PaymentEvent
+
+
+async def order_trail(order_id: int) -> list[TrailEntry]:
+    """Everything that happened to an order, in time order: its managers, its status changes by hand (who cancelled
+    it, who sent the payment link) and its payment events (at the provider's time; an ignored one too, for the
+    audit)."""
+    entries = [TrailEntry("assignment", row.created_at, row) for row in await order_history(order_id)]
+    entries += [TrailEntry("status", row.created_at, row)
+                for row in await OrderStatusChange.filter(order_id=order_id).order_by("id")]
+    entries += [TrailEntry("payment", row.occurred_at, row)
+                for row in await PaymentEvent.filter(order_id=order_id).order_by("id")]
+    return sorted(entries, key=lambda e: (e.at, TRAIL_KINDS.index(e.kind), e.row.id))

@@ -21,6 +21,7 @@ from storage.models import (
     Order,
     OrderComment,
     OrderStatus,
+    OrderStatusChange,
     Widget,
 )
 
@@ -176,10 +177,17 @@ async def set_status(
         if order.status not in OPEN_STATUSES:
             raise Conflict("a {status} order cannot change status by hand", field="status", status=order.status)
         if order.status != status:
-            order.status = status
-            await order.save(update_fields=["status", "updated_at"])
+            await _change_status(order, status, actor, now)
             await note_manager_action(order, actor, now)
     return order
+
+
+async def _change_status(order: Order, status: OrderStatus, actor: Employee, now: datetime) -> None:
+    """A change by hand, kept with who made it: the order's history shows it (the caller holds the row lock)."""
+    await OrderStatusChange.create(order_id=order.id, actor_id=actor.id, from_status=order.status, to_status=status,
+                                   created_at=now)
+    order.status = status
+    await order.save(update_fields=["status", "updated_at"])
 
 
 async def mark_payment_link_sent(actor: Employee, order_id: int, *, now: datetime | None = None) -> Order:
@@ -190,8 +198,7 @@ async def mark_payment_link_sent(actor: Employee, order_id: int, *, now: datetim
         order = await Order.filter(id=order.id).select_for_update().get()
         _require_may_work_on(actor, order)
         if order.status == OrderStatus.NEW:
-            order.status = OrderStatus.AWAITING_PAYMENT
-            await order.save(update_fields=["status", "updated_at"])
+            await _change_status(order, OrderStatus.AWAITING_PAYMENT, actor, now)
         await note_manager_action(order, actor, now)
     return order
 

@@ -499,6 +499,25 @@ class OrderComment(Model):
         table = "order_comment"
 
 
+class OrderStatusChange(Model):
+    # An employee changed an order's status by hand (cancelled it, sent its payment link): who, when, from what.
+    # A payment's changes are its payment event.
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="status_changes", on_delete=fields.CASCADE
+    )
+    actor: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "models.Employee", related_name="order_status_changes", on_delete=fields.RESTRICT
+    )
+    from_status = fields.CharEnumField(OrderStatus, max_length=20)
+    to_status = fields.CharEnumField(OrderStatus, max_length=20)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "order_status_change"
+        indexes = (Index(fields=("order_id", "created_at"), name="order_status_change_order_idx"),)
+
+
 class PaymentEvent(Model):
     # One provider event, stored once by its provider event id (SPEC §5.2).
     id = fields.IntField(primary_key=True)

@@ -393,6 +393,43 @@ async def test_a_sent_payment_link_makes_a_new_order_await_payment(api):
     assert (await Order.get(id=order.id)).last_action_at > at(0)
 
 
+async def test_an_orders_history_says_who_cancelled_it_and_when(api):
+    order = await _order(api.shop, manager=api.shop.managers[0])
+    await api.as_(api.shop.managers[0])
+    await api.post(f"/api/v1/orders/{order.id}/status", {"status": "cancelled"})
+    status, body = await api.get(f"/api/v1/orders/{order.id}/history")
+    assert status == 200
+    [change] = [e for e in body["items"] if e["kind"] == "status"]
+    assert (change["from_status"], change["status"], change["actor_id"]) == ("new", "cancelled", api.shop.managers[0].id)
+
+
+async def test_a_sent_payment_link_is_in_the_orders_history_once_and_a_second_send_adds_nothing(api):
+    order = await _order(api.shop, manager=api.shop.managers[0])
+    await api.as_(api.shop.managers[0])
+    await api.post(f"/api/v1/orders/{order.id}/payment-link-sent")
+    await api.post(f"/api/v1/orders/{order.id}/payment-link-sent")  # sent again: an action, not a change
+    _, body = await api.get(f"/api/v1/orders/{order.id}/history")
+    changes = [(e["from_status"], e["status"]) for e in body["items"] if e["kind"] == "status"]
+    assert changes == [("new", "awaiting_payment")]
+
+
+async def test_an_orders_history_holds_its_payment_events_in_the_providers_time_order(api):
+    order = await _order(api.shop, manager=api.shop.managers[0])
+    await apply_payment(PaymentNotice("generic", "paid-1", str(order.id), PaymentResult.PAID, occurred_at=at(30),
+                                      amount=order.amount, currency=order.currency))
+    # Reported after the payment but it happened before it: it goes first, and it changed nothing.
+    await apply_payment(PaymentNotice("generic", "failed-1", str(order.id), PaymentResult.FAILED, occurred_at=at(20),
+                                      reason="card_declined"))
+    await api.as_(api.shop.managers[0])
+    _, body = await api.get(f"/api/v1/orders/{order.id}/history")
+    payments = [(e["status"], e["failure_reason"], e["effect"]) for e in body["items"] if e["kind"] == "payment"]
+    assert payments == [("failed", "card_declined", "ignored"), ("paid", None, "applied")]
+    paid = next(e for e in body["items"] if e["kind"] == "payment" and e["status"] == "paid")
+    assert (paid["amount"], paid["currency"]) == (f"{order.amount:.2f}", order.currency)
+    times = [e["created_at"] for e in body["items"]]
+    assert times == sorted(times)
+
+
 # --- chats
 
 async def test_the_mine_tab_holds_chats_of_my_orders_and_my_personal_clients(api):

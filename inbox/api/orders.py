@@ -8,7 +8,7 @@ from aiohttp import web
 from core.keys import CLOCK
 from inbox.auth import employee_of
 from webio.body import parse, path_id
-from inbox.present import history_out, orders_out
+from inbox.present import order_history_out, orders_out
 from inbox.respond import PageQuery, query, send, send_page
 from inbox.schemas import (
     DemoFailureIn,
@@ -86,7 +86,7 @@ async def get_order(request: web.Request) -> web.Response:
 
 async def order_history(request: web.Request) -> web.Response:
     order = await listing.visible_order(employee_of(request), path_id(request))
-    return send(history_out(await audit.order_history(order.id)))
+    return send(order_history_out(await audit.order_trail(order.id)))
 
 
 async def assign(request: web.Request) -> web.Response:
