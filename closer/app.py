@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiogram.utils.i18n import I18n
@@ -37,8 +38,9 @@ from sales.clock import utcnow
 from storage.db import close_database, open_database
 from storage.models import Account
 from storage.redis import close_redis, open_redis
-from telegram_emulator.app import create_emulator_app
-from telegram_emulator.world import World
+
+if TYPE_CHECKING:
+    from telegram_emulator.world import World
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +178,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def _emulator(world: World, port: int):
-    """The demo's Telegram, served beside the app in the same process (before the bot needs it)."""
+    """The demo's Telegram, served beside the app in the same process (before the bot needs it). Imported here:
+    `closer run` never serves it, and its import holds a few MB."""
+    from telegram_emulator.app import create_emulator_app
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         runner = web.AppRunner(create_emulator_app(world), access_log=None)

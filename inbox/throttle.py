@@ -199,7 +199,8 @@ class LoginThrottle:
 
     def _refused(self) -> TooManyAttempts:
         minutes = max(1, round(self.window.total_seconds() / 60))
-        return TooManyAttempts(f"too many failed log-ins; try again in {minutes} minutes", field="password")
+        return TooManyAttempts("too many failed log-ins; try again in {minutes} minutes", field="password",
+                               minutes=minutes)
 
     async def _use(self, operation: str, *args: object):
         if self.redis is not None and self.redis_state.worth_trying():

@@ -198,7 +198,7 @@ async def update_employee(
         employee.away = away
     if language is not None:
         if language not in SUPPORTED_LANGUAGES:
-            raise Invalid("language is one of " + ", ".join(SUPPORTED_LANGUAGES), field="language")
+            raise Invalid("language is one of {languages}", field="language", languages=", ".join(SUPPORTED_LANGUAGES))
         employee.language = language
     if capacity is not ...:
         if capacity is not None and (not isinstance(capacity, int) or capacity < 0):
@@ -258,7 +258,8 @@ async def set_widget_exclusions(actor: Employee, widget_id: int, employee_ids: I
             await Employee.filter(account_id=actor.account_id, id__in=wanted).values_list("id", flat=True)
         )
         if found != wanted:
-            raise Invalid(f"unknown employees {sorted(wanted - found)}", field="excluded_employee_ids")
+            raise Invalid("no such employees: {ids}", field="excluded_employee_ids",
+                          ids=", ".join(str(i) for i in sorted(wanted - found)))
         await WidgetExclusion.filter(widget_id=widget.id).delete()
         for employee_id in sorted(wanted):
             await WidgetExclusion.create(widget_id=widget.id, employee_id=employee_id)

@@ -256,7 +256,7 @@ async def client_from_telegram(
 
 async def set_language(client: Client, language: str) -> Client:
     if language not in SUPPORTED_LANGUAGES:
-        raise Invalid(f"language is one of {', '.join(SUPPORTED_LANGUAGES)}", field="language")
+        raise Invalid("language is one of {languages}", field="language", languages=", ".join(SUPPORTED_LANGUAGES))
     client.language = language
     await Client.filter(id=client.id).update(language=language)
     return client

@@ -76,7 +76,7 @@ def page_limit(limit: int | None) -> int:
     if limit is None:
         return 50
     if not 1 <= limit <= MAX_PAGE:
-        raise Invalid(f"limit is between 1 and {MAX_PAGE}", field="limit")
+        raise Invalid("limit is between 1 and {limit}", field="limit", limit=MAX_PAGE)
     return limit
 
 

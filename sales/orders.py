@@ -121,7 +121,8 @@ async def record_call(
     try:
         outcome = CallOutcome(outcome)
     except ValueError:
-        raise Invalid(f"unknown call outcome {outcome!r}", field="outcome") from None
+        raise Invalid("a call outcome is one of {outcomes}", field="outcome",
+                      outcomes=", ".join(CallOutcome)) from None
     if outcome == CallOutcome.CALL_BACK and call_back_at is None:
         raise Invalid("a call-back needs a time", field="call_back_at")
     if outcome != CallOutcome.CALL_BACK:
@@ -167,7 +168,8 @@ async def set_status(
     try:
         status = OrderStatus(status)
     except ValueError:
-        raise Invalid(f"unknown status {status!r}", field="status") from None
+        raise Invalid("a status is one of {statuses}", field="status",
+                      statuses=", ".join(sorted(_STAFF_STATUSES))) from None
     if status not in _STAFF_STATUSES:
         raise Invalid("staff cannot set an order {status}", field="status", status=status)
     async with in_transaction():

@@ -12,8 +12,6 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.exceptions import DBConnectionError, OperationalError
-from tortoise.migrations.api import migrate as _migrate_api
-from tortoise.migrations.autodetector import MigrationAutodetector
 
 # What "the database (or Redis) is not there" looks like from inside a request: answer 503 and let the sender retry.
 # OperationalError is included because Tortoise wraps a dropped server connection in it; bad input never reaches
@@ -107,6 +105,9 @@ async def close_database(ctx: TortoiseContext) -> None:
 
 async def migrate(database_url: str) -> None:
     """Bring the schema to the latest migration (`closer migrate`)."""
+    # Imported here: a serving process (`closer run`) never migrates, and the migration machinery holds memory.
+    from tortoise.migrations.api import migrate as _migrate_api
+
     async with TortoiseContext():
         await _migrate_api(config=tortoise_config(database_url, bounded=False))
         await Tortoise.close_connections()
@@ -114,6 +115,8 @@ async def migrate(database_url: str) -> None:
 
 async def pending_model_changes(database_url: str) -> list[str]:
     """Names of migrations `makemigrations` would write now: empty when models and migrations agree."""
+    from tortoise.migrations.autodetector import MigrationAutodetector
+
     config = tortoise_config(database_url)
     async with TortoiseContext() as ctx:
         await ctx.init(config=config)
