@@ -18,7 +18,9 @@ from core import links
 from delivery import media
 from sales import notes, outbox
 from sales.reachability import mark_unreachable
-from storage.models import Attachment, Chat, ChatNote, Client, Employee, ImportantItem, Message, Offer, Order, Outbox, StaffRelay
+from storage.models import (
+    Attachment, Chat, ChatNote, Client, Employee, ImportantItem, Message, Offer, Order, OrderStatus, Outbox, StaffRelay,
+)
 
 
 # How much of a note its mention ping quotes (the ping is one Telegram message; the note is in the chat).
@@ -239,7 +241,9 @@ class TelegramChannel:
             amount=escape(str(order.amount)), currency=escape(order.currency))
         if item.reason:
             text += "\n" + self._("Reason: {reason}", lang).format(reason=escape(item.reason))
-        if item.resolved_at is not None:
+        if item.resolved_at is not None and order.status == OrderStatus.CANCELLED:
+            text += "\n✔ " + self._("The order was cancelled: resolved.", lang)
+        elif item.resolved_at is not None:
             text += "\n✔ " + self._("Paid later: resolved.", lang)
         elif item.taken_by_id is not None:
             taker = await Employee.get(id=item.taken_by_id)

@@ -60,7 +60,8 @@ async def create_for_failure(order: Order, event: PaymentEvent, now: datetime) -
 
 
 async def resolve_for_order(order: Order, now: datetime) -> list[int]:
-    """The order got paid: its open items are resolved (the bell goes, the item moves to history)."""
+    """The order got paid, or was cancelled: its open items are resolved (the bell goes, the item moves to
+    history)."""
     open_items = await ImportantItem.filter(order_id=order.id, resolved_at=None)
     await outbox.enqueue_many([
         outbox.row(account_id=order.account_id, kind=outbox.IMPORTANT_RESOLVED,

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from sales import outbox
+from sales import important, outbox
 from sales.access import get_in_account, is_admin, require_active
 from sales.assignment import OPEN_STATUSES, change_order_manager, choose_order_manager, note_manager_action
 from sales.clock import utcnow
@@ -181,6 +181,9 @@ async def set_status(
         if order.status != status:
             await _change_status(order, status, actor, now)
             await note_manager_action(order, actor, now)
+            if status == OrderStatus.CANCELLED:
+                # Nothing is left to recover: its failed payment leaves Important, and the alerts say why.
+                await important.resolve_for_order(order, now)
     return order
 
 

@@ -290,6 +290,24 @@ async def test_pressing_take_edits_the_alert_for_everyone(stack):
         assert not any(b["text"] == "Take" for row in edited["reply_markup"]["inline_keyboard"] for b in row)
 
 
+async def test_cancelling_the_order_edits_every_alert_to_say_so_and_removes_take(stack):
+    from sales.orders import set_status
+
+    alerts = await _two_staff_alerted(stack, "evt-fail-cancel")
+    item = await ImportantItem.filter(employee_id=stack.manager_ids[0]).first()
+    owner = await Employee.get(account_id=stack.account_id, role="owner")
+    await set_status(owner, item.order_id, "cancelled")
+    for user, alert in zip((STAFF[0], STAFF[1]), alerts, strict=True):
+        edited = await eventually(
+            lambda u=user, a=alert: next(
+                (m for m in stack.chat(u) if m["message_id"] == a["message_id"]
+                 and "The order was cancelled: resolved." in m["text"]), None
+            )
+        )
+        assert "Paid later" not in edited["text"]
+        assert not any(b["text"] == "Take" for row in edited["reply_markup"]["inline_keyboard"] for b in row)
+
+
 async def test_a_late_take_is_told_that_someone_else_took_it(stack):
     """SPEC §3.5: the second *Take* changes nothing, and he is told so rather than "You took it"."""
     alerts = await _two_staff_alerted(stack, "evt-fail-late")

@@ -7,7 +7,7 @@ import pytest
 from sales import accounts, dialogs, important, outbox
 from sales.clients import find_or_create_client
 from sales.errors import NotAllowed, NotFound
-from sales.orders import create_order
+from sales.orders import create_order, set_status
 from sales.payments import PaymentNotice, apply_payment
 from storage.models import Chat, DialogRecord, ImportantItem, Order, OrderStatus, Outbox, PaymentEvent, PaymentResult
 from tests.factories import at, make_shop, new_client, reload
@@ -175,6 +175,31 @@ async def test_a_later_payment_resolves_the_open_items(db):
     assert item.resolved_at == at(31)
     assert await important.open_items(manager) == []
     assert await Outbox.filter(kind="important.resolved", employee_id=manager.id).count() == 1
+
+
+async def test_cancelling_the_order_resolves_its_open_items(db):
+    shop = await make_shop(managers=1)
+    manager = shop.managers[0]
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
+    await _fail(order, 20)
+    await set_status(shop.admin, order.id, OrderStatus.CANCELLED, now=at(40))
+    [item] = await ImportantItem.all()
+    assert item.resolved_at == at(40)
+    assert await important.open_items(manager) == []
+    assert await Outbox.filter(kind="important.resolved", employee_id=manager.id).count() == 1
+
+
+async def test_a_payment_link_sent_again_leaves_the_items_open(db):
+    shop = await make_shop(managers=1)
+    manager = shop.managers[0]
+    client = await new_client(shop)
+    order = await _flagged_order(shop, client)
+    await dialogs.record_outbound(manager, client.id, "hi", now=at(5))
+    await _fail(order, 20)
+    await set_status(shop.admin, order.id, OrderStatus.AWAITING_PAYMENT, now=at(40))
+    assert [i.resolved_at for i in await ImportantItem.all()] == [None]
 
 
 async def test_only_the_holder_clears_his_bell(db):
