@@ -28,6 +28,7 @@ from delivery.email import EmailChannel, SmtpTarget
 from delivery.keys import DELIVERY
 from delivery.telegram import TelegramChannel
 from delivery.worker import DeliveryWorker
+from inbox.files import store_of
 from inbox.live import LIVE, LiveBus, LiveChannel
 from inbox.routes import setup_inbox
 from jobs.guard import DatabaseTickGuard, RedisTickGuard, TickGuard
@@ -148,7 +149,8 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     scheduler = build_scheduler(guard, app[CLOCK], settings.detach_sweep_seconds, settings.conversation_sweep_seconds,
                                 housekeeping_interval_seconds=settings.housekeeping_seconds,
-                                retention=timedelta(days=settings.retention_days))
+                                retention=timedelta(days=settings.retention_days),
+                                uploads=(timedelta(days=settings.files_uploads_keep_days), store_of(app).discard))
     scheduler.start()
     yield
     scheduler.shutdown(wait=False)

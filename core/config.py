@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # first). Every process of a deployment needs the same directory (a shared volume).
     files_dir: Path = Path("closer-files")
     files_cache_mb: int = Field(default=1024, ge=1)
+    # An employee's upload stays on disk this many days after Telegram has it; then it is fetched back when viewed.
+    files_uploads_keep_days: int = Field(default=30, ge=1)
     log_level: str = "INFO"
     # Set by `closer demo` only: owner and admins may make an order's payment fail from the inbox.
     demo: bool = False

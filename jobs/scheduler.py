@@ -11,18 +11,19 @@ from apscheduler.triggers.interval import IntervalTrigger
 from jobs.conversations import conversation_job
 from jobs.detach import detach_job
 from jobs.guard import TickGuard
-from jobs.housekeeping import housekeeping_job
+from jobs.housekeeping import Discard, housekeeping_job
 from sales.housekeeping import DEFAULT_RETENTION
 
 
 def build_scheduler(guard: TickGuard, clock: Callable[[], datetime], detach_interval_seconds: int,
                     conversation_interval_seconds: int = 30, housekeeping_interval_seconds: int = 3600,
-                    retention: timedelta = DEFAULT_RETENTION) -> AsyncIOScheduler:
+                    retention: timedelta = DEFAULT_RETENTION,
+                    uploads: tuple[timedelta, Discard] | None = None) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
     jobs = [
         ("detach", detach_job(guard, clock, detach_interval_seconds), detach_interval_seconds),
         ("conversations", conversation_job(guard, clock, conversation_interval_seconds), conversation_interval_seconds),
-        ("housekeeping", housekeeping_job(guard, clock, housekeeping_interval_seconds, retention),
+        ("housekeeping", housekeeping_job(guard, clock, housekeeping_interval_seconds, retention, uploads),
          housekeeping_interval_seconds),
     ]
     for job_id, job, interval in jobs:

@@ -149,6 +149,21 @@ async def fetched(attachment_id: int, stored_path: str, sha256: str, size: int, 
     await Attachment.filter(id=attachment_id).update(**changes)
 
 
+async def sent_uploads(before: datetime, limit: int) -> list[tuple[int, str]]:
+    """Employees' uploads Telegram has held since before `before` and will hand back (getFile, up to 20 MB):
+    (id, stored path) of each, oldest first. Their disk copy may go; a later view fetches them like a client's."""
+    return await (
+        Attachment.filter(stored_path__startswith=f"{UPLOADS}/", telegram_file_id__not_isnull=True,
+                          created_at__lt=before, size__lte=TELEGRAM_DOWNLOAD_LIMIT)
+        .order_by("id").limit(limit).values_list("id", "stored_path")
+    )
+
+
+async def forget_upload(attachment_id: int, stored_path: str) -> bool:
+    """The upload's disk copy is going: the row no longer names it (unless it changed meanwhile)."""
+    return await Attachment.filter(id=attachment_id, stored_path=stored_path).update(stored_path=None) == 1
+
+
 async def sent(attachment_id: int, *, bot_id: int, file_id: str, file_unique_id: str | None) -> None:
     """An employee's file reached Telegram: its file_id sends it again (a retry) without another upload."""
     await Attachment.filter(id=attachment_id).update(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from closer.app import create_app
 from core.config import Settings
 from inbox import sniff
 from inbox.files import FileStore
+from jobs.housekeeping import forget_sent_uploads
 from sales import accounts, attachments
 from sales.clients import set_personal_manager
 from storage.db import close_database, migrate, open_database
@@ -390,6 +392,47 @@ async def test_a_rep_sends_a_pdf_and_the_customer_receives_the_same_bytes(env):
                                                                  telegram_file_id__not_isnull=True))
     assert attachment.telegram_file_id == received["document"]["file_id"] and attachment.bot_id == BOT_ID
     assert env.world.counters["method:sendDocument"] == 1
+
+
+async def _sent_pdf(env, http) -> Attachment:
+    status, body = await _upload(http, await _chat_id(env), PDF, "prices.pdf", "Our prices")
+    assert status == 201, body
+    return await eventually(lambda: Attachment.get_or_none(id=body["attachments"][0]["id"],
+                                                           telegram_file_id__not_isnull=True))
+
+
+async def test_a_sent_upload_leaves_the_disk_after_the_keep_days_and_still_opens_from_telegram(env):
+    async with await env.session(env.manager) as http:
+        attachment = await _sent_pdf(env, http)
+        upload = env.files_dir / attachment.stored_path
+        assert upload.is_file()
+        later = attachment.created_at + timedelta(days=31)
+        assert await forget_sent_uploads(later, timedelta(days=30), FileStore(env.files_dir, MB).discard) == 1
+        assert not upload.exists()
+        assert (await Attachment.get(id=attachment.id)).stored_path is None
+        async with http.get(f"/inbox/files/{attachment.id}") as response:
+            assert response.status == 200
+            assert await response.read() == PDF
+    assert env.world.counters["method:getFile"] == 1
+
+
+async def test_an_upload_stays_on_disk_until_sent_and_for_the_keep_days_after(env):
+    async with await env.session(env.manager) as http:
+        attachment = await _sent_pdf(env, http)
+    discard = FileStore(env.files_dir, MB).discard
+    assert await forget_sent_uploads(attachment.created_at + timedelta(days=29), timedelta(days=30), discard) == 0
+    await Attachment.filter(id=attachment.id).update(telegram_file_id=None)  # as if not sent yet
+    assert await forget_sent_uploads(attachment.created_at + timedelta(days=90), timedelta(days=30), discard) == 0
+    assert (env.files_dir / attachment.stored_path).is_file()
+
+
+async def test_a_sent_upload_over_20_mb_stays_on_disk_because_telegram_would_not_hand_it_back(env):
+    async with await env.session(env.manager) as http:
+        attachment = await _sent_pdf(env, http)
+    await Attachment.filter(id=attachment.id).update(size=21 * MB)
+    discard = FileStore(env.files_dir, MB).discard
+    assert await forget_sent_uploads(attachment.created_at + timedelta(days=90), timedelta(days=30), discard) == 0
+    assert (env.files_dir / attachment.stored_path).is_file()
 
 
 async def test_a_rep_sends_a_photo_and_it_goes_out_with_send_photo(env):
