@@ -234,6 +234,26 @@ UI_TEXTS: tuple[str, ...] = (
     _("Cancel order"),
     _("Order cancelled"),
     _("Open in Orders"),
+    # An order's history (status changes, payment events) and payment failure reasons in words.
+    _("Payment failed"),
+    _("ignored"),
+    _("the order was already paid"),
+    _("the order was already refunded"),
+    _("the order was not paid"),
+    _("the order was cancelled"),
+    _("a newer attempt is already recorded"),
+    _("Card declined"),
+    _("Insufficient funds"),
+    _("Card expired"),
+    _("Wrong CVC code"),
+    _("Processing error: try again"),
+    _("Declined by the bank"),
+    _("Card reported lost"),
+    _("Card reported stolen"),
+    _("Suspected fraud"),
+    _("Authentication required (3-D Secure)"),
+    _("Payment link expired"),
+    _("Payment cancelled"),
 )
 
 
@@ -356,6 +376,12 @@ ERROR_TEXTS: tuple[str, ...] = (
     _("a file's caption is limited to {limit} characters"),
     _("file {id} not found"),
     _("the body is nested deeper than {limit} levels"),
+    _("language is one of {languages}"),
+    _("no such employees: {ids}"),
+    _("a call outcome is one of {outcomes}"),
+    _("a status is one of {statuses}"),
+    _("limit is between 1 and {limit}"),
+    _("too many failed log-ins; try again in {minutes} minutes"),
     # inbox/files.py: what /inbox/files/{id} and an upload answer when they cannot
     _("Telegram does not hand files over 20 MB to bots, so closer cannot show this one: ask the client "
       "to send it another way (a link, or a smaller file)"),

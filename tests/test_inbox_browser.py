@@ -57,7 +57,8 @@ async def test_a_failed_payment_makes_the_important_badge_and_row_appear_live(br
     await expect(page.locator("#important-badge")).to_have_text("1")
     await expect(row.locator(".bell")).to_be_visible()
     await expect(row).to_contain_text("Petro")
-    await expect(row).to_contain_text("insufficient_funds")
+    await expect(row.locator("td.reason")).to_have_text("Insufficient funds")  # in words, the code in its title
+    await expect(row.locator("td.reason .failure-reason")).to_have_attribute("title", "insufficient_funds")
     await expect(row.locator("a.open-offer")).to_have_attribute("href", f"http://127.0.0.1:8080/inbox/offers/"
                                                                          f"{inbox.shop.flagged_offer.id}")
     OUTPUT.mkdir(exist_ok=True)
@@ -90,7 +91,27 @@ async def test_an_important_row_names_the_order_offer_amount_failure_time_and_re
     await expect(row.locator("td.amount")).to_have_text("€200.00")
     await expect(row.locator("td.failed time")).to_have_text(re.compile(r"ago$"))
     await expect(row.locator("td.failed time")).to_have_attribute("title", re.compile(str(at(5).year)))
-    await expect(row.locator("td.reason")).to_have_text("card_declined")
+    await expect(row.locator("td.reason")).to_have_text("Card declined")
+    await expect(row.locator("td.reason .failure-reason")).to_have_attribute("title", "card_declined")
+    assert page.errors == []
+
+
+async def test_an_important_rows_failure_reason_is_in_the_employees_language(browser, inbox):
+    manager = inbox.shop.managers[0]
+    client = await new_client(inbox.shop, name="Marta")
+    order = await create_order(
+        inbox.shop.account.id, client_id=client.id, offer_id=inbox.shop.flagged_offer.id, now=at(0)
+    )
+    await dialogs.record_outbound(manager, client.id, "Here is your link", now=at(1))
+    await apply_payment(PaymentNotice("generic", "ev-1", str(order.id), PaymentResult.FAILED,
+                                      occurred_at=at(5), reason="insufficient_funds"))
+    await Employee.filter(id=manager.id).update(language="ru")
+    page = await logged_in(browser, inbox, manager)
+    await page.click("#important-tab")
+    row = page.locator("#important-table tbody tr[data-item]")
+    await expect(row).to_have_count(1, timeout=10_000)
+    await expect(row.locator("td.reason")).to_have_text("Недостаточно средств")
+    await expect(row.locator("td.reason .failure-reason")).to_have_attribute("title", "insufficient_funds")
     assert page.errors == []
 
 async def test_assigning_two_of_three_selected_orders_changes_only_those_two(browser, inbox):

@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from playwright.async_api import expect
 
 from sales import conversations, dialogs
-from sales.orders import create_order
-from storage.models import Chat, Client, Employee, Message, Order, OrderComment, OrderStatus
+from sales.orders import create_order, set_status
+from sales.payments import PaymentNotice, apply_payment
+from storage.models import Chat, Client, Employee, Message, Order, OrderComment, OrderStatus, PaymentResult
 from tests.browsing import OUTPUT, SCREENSHOTS, browser, inbox, listening, logged_in, open_page
 from tests.factories import at, new_client
 
@@ -303,4 +305,39 @@ async def test_a_manager_sees_no_order_actions_on_a_colleagues_order(browser, in
     item = page.locator(f"#card .client-orders li[data-order='{order.id}']")
     await expect(item.locator(".order-work .audit")).to_be_attached()
     await expect(item.locator("button.cancel-order, button.add-comment, button.link-sent")).to_have_count(0)
+    assert page.errors == []
+
+
+async def test_the_cards_order_history_shows_a_cancel_by_hand_and_the_payments_in_words(browser, inbox):
+    shop = inbox.shop
+    chat_id = await _chat_of(inbox, "Anna")
+    client_id = (await Chat.get(id=chat_id)).client_id
+    order = await create_order(shop.account.id, client_id=client_id, offer_id=shop.flagged_offer.id, now=at(2))
+    await apply_payment(PaymentNotice("generic", "ev-1", str(order.id), PaymentResult.FAILED, occurred_at=at(3),
+                                      amount=Decimal("200.00"), currency="EUR", reason="card_declined"), now=at(3))
+    await set_status(shop.admin, order.id, OrderStatus.CANCELLED, now=at(4))
+    await apply_payment(PaymentNotice("generic", "ev-2", str(order.id), PaymentResult.FAILED, occurred_at=at(5),
+                                      amount=Decimal("200.00"), currency="EUR", reason="no_such_code"), now=at(5))
+    page = await logged_in(browser, inbox, shop.managers[0])
+    await open_page(page, inbox, f"/inbox/chats/{chat_id}")
+    item = page.locator(f"#card .client-orders li[data-order='{order.id}']")
+    await expect(item.locator(".order-status")).to_have_text("Cancelled")
+    await item.locator("button.order-open").click()
+    audit = item.locator(".order-work .audit")
+    failed = audit.locator("li[data-kind=payment]").first
+    await expect(failed).to_contain_text("Payment failed: €200.00 · Card declined")
+    await expect(failed.locator(".failure-reason")).to_have_attribute("title", "card_declined")
+    await expect(failed).to_have_css("color", "rgb(198, 40, 40)")
+    status = audit.locator("li[data-kind=status]")
+    await expect(status).to_have_count(1)
+    await expect(status).to_contain_text("Status: Failed → Cancelled · Admin")
+    late = audit.locator("li[data-kind=payment]").last
+    await expect(late).to_contain_text("Payment failed: €200.00 · no_such_code")  # an unknown code as it came
+    await expect(late.locator(".ignored-note")).to_have_text(" (ignored: the order was cancelled)")
+    await expect(audit.locator("li[data-kind=assignment]")).not_to_have_count(0)
+    kinds = await audit.locator(":scope > li").evaluate_all("items => items.map(i => i.dataset.kind)")
+    assert kinds[-3:] == ["payment", "status", "payment"]  # in time order
+    assert "None" not in await audit.inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.locator("#card").screenshot(path=str(SCREENSHOTS / "order-history.png"))
     assert page.errors == []

@@ -47,10 +47,11 @@ async def test_the_chat_shows_notes_orders_and_a_failed_payment_and_the_note_tog
     order = timeline.locator("li[data-kind=order_created]")
     await expect(order).to_contain_text("Order created")
     await expect(order).to_contain_text("Flagged course")
-    await expect(order).to_contain_text("200.00 EUR")
+    await expect(order).to_contain_text("€200.00")  # as the card and the Important row write money
     failed = timeline.locator("li[data-kind=payment].failed")
     await expect(failed).to_contain_text("The payment failed")
-    await expect(failed).to_contain_text("Reason: insufficient_funds")
+    await expect(failed).to_contain_text("Reason: Insufficient funds")  # in words, the code in its title
+    await expect(failed.locator(".failure-reason")).to_have_attribute("title", "insufficient_funds")
     await expect(failed).to_have_css("color", "rgb(198, 40, 40)")
     # In time order, the messages as before among them.
     kinds = await timeline.locator(":scope > li").evaluate_all("items => items.map(i => i.dataset.kind)")
@@ -150,4 +151,34 @@ async def test_a_note_with_markup_is_shown_as_text(browser, inbox):
         "<img src=x onerror=window.hacked=1><b>not bold</b>")
     await expect(page.locator("#messages li.note img, #messages li.note b")).to_have_count(0)
     assert await page.evaluate("window.hacked") is None
+    assert page.errors == []
+
+
+async def test_the_timelines_money_is_written_as_the_card_writes_it(browser, inbox):
+    chat = await _petro(inbox)
+    page = await logged_in(browser, inbox, inbox.shop.managers[0])
+    await open_page(page, inbox, f"/inbox/chats/{chat.id}")
+    card_amount = page.locator("#card .client-orders li[data-order] .amount")
+    await expect(card_amount).to_have_text("€200.00")
+    failed = page.locator("#messages li[data-kind=payment]")
+    await expect(failed).to_contain_text(f"· {await card_amount.inner_text()}")
+    await expect(failed).not_to_contain_text("EUR")
+    await expect(page.locator("#messages li[data-kind=order_created]")).not_to_contain_text("EUR")
+    assert page.errors == []
+
+
+async def test_cancelling_from_the_card_updates_the_order_line_in_the_timeline_without_a_reload(browser, inbox):
+    chat = await _petro(inbox)
+    page = await logged_in(browser, inbox, inbox.shop.admin)
+    await open_page(page, inbox, f"/inbox/chats/{chat.id}")
+    line = page.locator("#messages li[data-kind=order_created]")
+    await expect(line).to_contain_text("Failed")
+    await page.evaluate("window.notReloaded = true")
+    cancel = page.locator("#card button.cancel-order")
+    await cancel.click()
+    await cancel.click()  # the first click asks
+    await expect(page.locator("#flash")).to_have_text("Order cancelled")
+    await expect(line).to_contain_text("Cancelled")
+    await expect(line).not_to_contain_text("Failed")
+    assert await page.evaluate("window.notReloaded") is True
     assert page.errors == []

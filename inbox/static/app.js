@@ -111,6 +111,22 @@ const OUTCOMES = () => ({
   no_answer: t("No answer"), call_back: t("Call back"), talked: t("Talked"),
   promised_to_pay: t("Promised to pay"), refused: t("Refused"),
 });
+// Why a payment failed, in words: the provider's code (Stripe's decline codes, and generic ones).
+const FAILURE_REASONS = () => ({
+  card_declined: t("Card declined"), insufficient_funds: t("Insufficient funds"), expired_card: t("Card expired"),
+  incorrect_cvc: t("Wrong CVC code"), processing_error: t("Processing error: try again"),
+  do_not_honor: t("Declined by the bank"), lost_card: t("Card reported lost"), stolen_card: t("Card reported stolen"),
+  fraudulent: t("Suspected fraud"), authentication_required: t("Authentication required (3-D Secure)"),
+  generic_decline: t("Declined by the bank"), expired: t("Payment link expired"), cancelled: t("Payment cancelled"),
+});
+
+// A failure reason as shown everywhere (Important, the card, an order's history, the timeline): in words, the
+// provider's code in its title; an unknown code as it came.
+function failureReason(code) {
+  if (!code) return "";
+  const words = FAILURE_REASONS()[String(code).trim().toLowerCase()];
+  return el("span", { class: "failure-reason", title: code }, words || code);
+}
 
 let staffCache = null;
 async function staff() {
@@ -536,7 +552,7 @@ function importantRow(item) {
     el("td", { class: "amount" }, money(item.amount, item.currency)),
     el("td", { class: "failed" },
       el("time", { datetime: item.failed_at, title: when(item.failed_at) }, ago(item.failed_at))),
-    el("td", { class: "reason" }, item.reason || ""),
+    el("td", { class: "reason" }, failureReason(item.reason)),
     el("td", {}, item.taken_by ? el("span", { class: "taker" }, item.taken_by.name) : take, " ", openChat));
 }
 
@@ -545,7 +561,7 @@ async function importantHistory() {
   const list = el("ul", { class: "history" });
   for (const item of page.items) {
     list.append(el("li", {}, el("a", { href: item.chat_url }, item.client.name), " · ",
-      when(item.failed_at), " · ", item.reason || "", item.taken_by ? ` · ${t("Taken by")} ${item.taken_by.name}` : ""));
+      when(item.failed_at), " · ", failureReason(item.reason), item.taken_by ? ` · ${t("Taken by")} ${item.taken_by.name}` : ""));
   }
   if (!page.items.length) list.append(el("li", { class: "empty" }, t("Nothing here")));
   return list;
@@ -670,7 +686,9 @@ async function mountChat(chatId, signal, { close, panes, list }) {
     }
     refreshBadge();
   })();
-  await Promise.all([seen, drawBar(chat).catch(lost), clientCard(card, chat.client.id, { signal })]);
+  // An order's status changed from the card (a cancel, a payment link sent): its line in the timeline follows.
+  const orderChanged = () => { if (!signal.aborted) drawHistory().catch(() => null); };
+  await Promise.all([seen, drawBar(chat).catch(lost), clientCard(card, chat.client.id, { signal, changed: orderChanged })]);
 }
 
 // The bar over a conversation: who answers for it, Take, assign or hand over, its status, its trail (SPEC §10.4).
@@ -759,7 +777,8 @@ async function chatBar(bar, chat, trail, { changed }) {
   clear(bar).append(el("div", { class: "bar-row" }, who, take, picker, moves), details);
 }
 
-async function clientCard(container, clientId, { signal } = {}) {
+// `changed()`: an order's work saved something (the chat's timeline shows its orders too).
+async function clientCard(container, clientId, { signal, changed = null } = {}) {
   const [client, orders, employees] = await Promise.all([
     api("GET", `/clients/${clientId}`), api("GET", `/clients/${clientId}/orders`), staff(),
   ]);
@@ -767,7 +786,7 @@ async function clientCard(container, clientId, { signal } = {}) {
   const picker = staffSelect(employees, client.personal_manager?.id, { name: "personal_manager" });
   const notes = el("textarea", { name: "notes", rows: 3 });
   notes.value = client.notes;
-  const redraw = () => clientCard(container, clientId, { signal });
+  const redraw = () => { changed?.(); return clientCard(container, clientId, { signal, changed }); };
   // The newest order still open shows its work at once, the others on a click; a redraw keeps what was open.
   if (!container.openOrders) {
     const firstOpen = orders.items.find((o) => ORDER_OPEN.has(o.status));
@@ -822,7 +841,7 @@ function cardOrder(o, { opened, redraw }) {
       el("span", { class: "order-title" }, `#${o.id} · ${o.offer.title}`),
       el("span", { class: "amount" }, money(o.amount, o.currency)),
       el("span", { class: `status order-status ${o.status}` }, STATUS()[o.status])),
-    o.failure_reason ? el("div", { class: "reason" }, o.failure_reason) : "",
+    o.failure_reason ? el("div", { class: "reason" }, failureReason(o.failure_reason)) : "",
     demoFailure(o, redraw), work);
   return { li, ready: open ? draw() : Promise.resolve() };
 }
@@ -943,7 +962,6 @@ async function orderWork(order, { changed, personalManager = true, link = false 
     staff(),
   ]);
   const names = Object.fromEntries(employees.map((e) => [e.id, e.name]));
-  const reasons = ORDER_REASONS();
   const parts = [];
   if (personalManager) {
     const picker = staffSelect(employees, order.personal_manager?.id, { name: "personal_manager" });
@@ -999,10 +1017,49 @@ async function orderWork(order, { changed, personalManager = true, link = false 
       el("span", { class: "by" }, `${names[c.employee_id] || "—"} · `), agoTime(c.created_at),
       el("div", { class: "text" }, c.text)))));
   }
-  parts.push(el("h4", {}, t("History")),
-    el("ul", { class: "audit" }, history.items.map((h) => el("li", {},
-      `${when(h.created_at)} · ${reasons[h.reason] || h.reason} · ${names[h.from_employee_id] || "—"} → ${names[h.to_employee_id] || "—"}`))));
+  parts.push(el("h4", {}, t("History")), el("ul", { class: "audit" }, orderHistoryLines(history.items, names, order)));
   return el("div", { class: "order-work" }, ...parts);
+}
+
+// An order's history, in time order (GET /orders/{id}/history): changes of its manager (`assignment`), of its status
+// by hand (`status`) and payment events (`payment`, an ignored one marked with why it changed nothing) of `order`.
+function orderHistoryLines(items, names, order) {
+  const reasons = ORDER_REASONS();
+  const status = STATUS();
+  const who = (id) => names[id] || (id ? `#${id}` : "—");
+  let now = "new";  // the order's status as the history goes, to say why an event was ignored
+  return items.map((h) => {
+    const time = el("time", { datetime: h.created_at, title: when(h.created_at) }, when(h.created_at));
+    if (h.kind === "status") {
+      now = h.status;
+      return el("li", { "data-kind": "status", "data-status": h.status }, time, " · ",
+        `${t("Status")}: ${status[h.from_status] || h.from_status} → ${status[h.status] || h.status}`,
+        h.actor_id ? el("span", { class: "by" }, ` · ${who(h.actor_id)}`) : "");
+    }
+    if (h.kind === "payment") {
+      const label = { paid: t("Paid"), failed: t("Payment failed"), refunded: t("Refunded") }[h.status] || h.status;
+      const ignored = h.effect === "ignored";
+      const why = ignored ? ignoredBecause(h.status, now) : "";
+      if (!ignored && ["paid", "failed", "refunded"].includes(h.status)) now = h.status;
+      return el("li", { "data-kind": "payment", class: `payment ${h.status}${ignored ? " ignored" : ""}` }, time, " · ",
+        // The event's amount, or the order's when the provider named none (as the timeline does).
+        el("span", { class: "what" }, `${label}: ${money(h.amount ?? order.amount, h.currency ?? order.currency)}`),
+        h.failure_reason ? [" · ", failureReason(h.failure_reason)] : "",
+        ignored ? el("span", { class: "ignored-note" }, ` (${t("ignored")}${why ? `: ${why}` : ""})`) : "");
+    }
+    return el("li", { "data-kind": "assignment" }, time,
+      ` · ${reasons[h.reason] || h.reason} · ${names[h.from_employee_id] || "—"} → ${names[h.to_employee_id] || "—"}`);
+  });
+}
+
+// Why a payment event changed nothing (sales.payments): the order as it stood then, `was`.
+function ignoredBecause(result, was) {
+  if (was === "paid") return t("the order was already paid");
+  if (was === "refunded") return t("the order was already refunded");
+  if (result === "refunded") return t("the order was not paid");
+  if (result === "failed" && was === "cancelled") return t("the order was cancelled");
+  if (result === "failed") return t("a newer attempt is already recorded");
+  return "";
 }
 
 async function callList() {

@@ -1,5 +1,6 @@
 // The chat page's timeline (SPEC §11.4) and its note composer (SPEC §11.2). Loaded before app.js, whose helpers
-// (el, t, api, when, flash, onLive, STATUS, CHAT_REASONS, ORDER_REASONS, OUTCOMES) it uses once called from chatPage.
+// (el, t, api, when, money, failureReason, flash, onLive, STATUS, CHAT_REASONS, ORDER_REASONS, OUTCOMES) it uses once
+// called from chatPage.
 // Everything user-written is put into the page as text (textContent), never as HTML.
 "use strict";
 
@@ -158,15 +159,17 @@ function timelineEntry(entry, chat) {
     el("span", { class: "what" }, timelineEventText(entry)), " ", time);
 }
 
+// What an event line says: a text, or (a payment) a text and its failure reason (a node, the code in its title).
 function timelineEventText(entry) {
   const order = (e) => `#${e.order_id} ${e.offer.title}`;
   if (entry.kind === "order_created") {
-    return `${t("Order created")}: ${order(entry)} · ${entry.amount} ${entry.currency} · ${STATUS()[entry.status] || entry.status}`;
+    return `${t("Order created")}: ${order(entry)} · ${money(entry.amount, entry.currency)}`
+      + ` · ${STATUS()[entry.status] || entry.status}`;
   }
   if (entry.kind === "payment") {
     const label = { paid: `✓ ${t("Paid")}`, failed: `⚠ ${t("The payment failed")}`, refunded: `↩ ${t("Refunded")}` };
-    return `${label[entry.result]}: ${order(entry)} · ${entry.amount} ${entry.currency}`
-      + (entry.reason ? ` · ${t("Reason")}: ${entry.reason}` : "");
+    return [`${label[entry.result]}: ${order(entry)} · ${money(entry.amount, entry.currency)}`,
+      entry.reason ? ` · ${t("Reason")}: ` : "", failureReason(entry.reason)];
   }
   if (entry.kind === "assignment") {
     const what = { chat: t("Assignee"), order: `${t("Order manager")} #${entry.order_id}`, client: t("Personal manager") };
