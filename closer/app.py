@@ -95,7 +95,7 @@ def _delivery(i18n: I18n):
         app[DELIVERY] = DeliveryWorker(
             [
                 TelegramChannel(app[BOTS], i18n, settings.public_url, settings.files_dir),
-                EmailChannel(smtp, settings.mail_from, settings.public_url),
+                EmailChannel(smtp, settings.mail_from, settings.public_url, i18n),
                 LiveChannel(),
             ],
             clock=app[CLOCK],

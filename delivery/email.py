@@ -1,4 +1,5 @@
-"""The e-mail channel (SPEC §1.7): a widget's notification addresses hear of each new order and its manager.
+"""The e-mail channel (SPEC §1.7): a widget's notification addresses hear of each new order and its manager, in the
+language of the account's owner (the addresses are the business's, not an employee's).
 
 Every mail carries a Message-ID made from its outbox row, so a resend after a crash is the same message to the
 receiving side (mail systems and our test's SMTP server recognise it).
@@ -12,10 +13,11 @@ from email.utils import formatdate
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+from aiogram.utils.i18n import I18n
 
 from core import links
 from sales import outbox
-from storage.models import Client, Employee, Offer, Order, Outbox, Widget
+from storage.models import Client, Employee, Offer, Order, Outbox, Role, Widget
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +45,14 @@ def _header_safe(text: str) -> str:
 class EmailChannel:
     kinds = frozenset({outbox.ORDER_CREATED_EMAIL})
 
-    def __init__(self, target: SmtpTarget | None, sender: str, public_url: str) -> None:
+    def __init__(self, target: SmtpTarget | None, sender: str, public_url: str, i18n: I18n | None = None) -> None:
         self.target = target
         self.sender = sender
         self.public_url = public_url
+        self.i18n = i18n
+
+    def _(self, text: str, locale: str) -> str:
+        return self.i18n.gettext(text, locale=locale) if self.i18n is not None else text
 
     async def recipient_unreachable(self, row: Outbox) -> None:
         """Nobody blocks an e-mail; refused addresses are reported on the row instead."""
@@ -60,21 +66,29 @@ class EmailChannel:
         offer = await Offer.get(id=order.offer_id)
         widget = await Widget.get(id=order.widget_id)
         manager = await Employee.get_or_none(id=order.order_manager_id) if order.order_manager_id else None
+        owner = await Employee.get_or_none(account_id=order.account_id, role=Role.OWNER)
+        lang = owner.language if owner is not None else "en"
         client_name = _header_safe(client.name or client.email or f"#{client.id}")
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = ", ".join(recipients)
-        message["Subject"] = f"New order #{order.id}: {_header_safe(offer.title)} for {client_name}"
+        message["Subject"] = self._("New order #{number}: {offer} for {client}", lang).format(
+            number=order.id, offer=_header_safe(offer.title), client=client_name)
         message["Message-ID"] = f"<closer-outbox-{row.id}@closer>"
         message["Date"] = formatdate(row.created_at.timestamp(), usegmt=True)
-        message.set_content(
-            f"A new order came through {widget.name}.\n\n"
-            f"Order:    #{order.id}\n"
-            f"Client:   {client_name} {client.email or ''}\n"
-            f"Offer:    {offer.title}, {order.amount} {order.currency}\n"
-            f"Manager:  {manager.name if manager else 'nobody yet'}\n\n"
-            f"Open it:  {links.order_url(self.public_url, order.id)}\n"
-        )
+        lines = [
+            self._("A new order came through {widget}.", lang).format(widget=widget.name),
+            "",
+            self._("Order: #{number}", lang).format(number=order.id),
+            self._("Client: {client}", lang).format(client=f"{client_name} {client.email or ''}".strip()),
+            self._("Offer: {offer}, {amount} {currency}", lang).format(
+                offer=offer.title, amount=order.amount, currency=order.currency),
+            self._("Manager: {name}", lang).format(name=manager.name) if manager
+            else self._("Manager: nobody yet", lang),
+            "",
+            self._("Open it: {url}", lang).format(url=links.order_url(self.public_url, order.id)),
+        ]
+        message.set_content("\n".join(lines) + "\n")
         return message
 
     async def deliver(self, row: Outbox) -> bool:

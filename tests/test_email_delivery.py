@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from email import message_from_bytes
+from email.header import decode_header, make_header
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
+from core.i18n import make_i18n
 from delivery.email import EmailChannel, SmtpTarget
 from delivery.worker import DeliveryWorker
 from sales import accounts, outbox
 from sales.orders import create_order
-from storage.models import Client, Order, Outbox, OutboxStatus, Widget
+from storage.models import Client, Employee, Order, Outbox, OutboxStatus, Widget
 from tests.factories import at, make_shop, new_client
 from harness.processes import free_port
 
@@ -70,6 +72,22 @@ async def test_a_new_order_mails_the_widgets_addresses_with_its_manager(db, smtp
     assert f"#{order.id}" in mail["Subject"] and manager.name in mail.get_payload()
     assert f"https://closer.example/inbox/orders?order={order.id}\r\n" in mail.get_payload()  # opens this order
     assert (await Outbox.get(kind=outbox.ORDER_CREATED_EMAIL)).status == OutboxStatus.SENT
+
+
+async def test_the_mail_is_written_in_the_account_owners_language(db, smtp):
+    mailbox, url = smtp
+    shop = await make_shop()
+    await Employee.filter(id=shop.owner.id).update(language="ru")
+    await accounts.set_notification_emails(shop.owner, shop.widget.id, ["sales@shop.test"])
+    order = await _order(shop)
+    channel = EmailChannel(SmtpTarget(url), "closer@shop.test", "https://closer.example", make_i18n())
+    assert await DeliveryWorker([channel], clock=lambda: at(60)).run_once() == 1
+    [(_, content)] = mailbox.received
+    mail = message_from_bytes(content)
+    body = mail.get_payload(decode=True).decode()
+    assert str(make_header(decode_header(mail["Subject"]))).startswith(f"Новый заказ №{order.id}: ")
+    assert f"Открыть: https://closer.example/inbox/orders?order={order.id}" in body
+    assert "Order:" not in body and "Open it" not in body
 
 
 async def test_a_widget_without_addresses_sends_no_mail(db, smtp):

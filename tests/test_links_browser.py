@@ -12,6 +12,7 @@ mention and of the unanswered-chat alert; *Open chat* and *Open offer* of the im
 from __future__ import annotations
 
 import re
+from email.header import decode_header, make_header
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -183,9 +184,17 @@ async def test_the_open_chat_links_of_a_lead_ping_a_forwarded_message_a_note_men
     await shows_chat(fresh, "Anna", "And to Odesa?")
 
 
-async def test_the_new_order_ping_and_e_mail_open_that_order(linked):
+# The new-order ping and e-mail as they read in each language: (the ping's words, the e-mail's link label).
+NEW_ORDER_WORDS = {"en": ("New order #{number}", "Open it:"), "ru": ("Новый заказ №{number}", "Открыть:")}
+
+
+@pytest.mark.parametrize("language", list(NEW_ORDER_WORDS))
+async def test_the_new_order_ping_and_e_mail_open_that_order(linked, language):
     stack = linked.stack
     owner = await linked.employee("owner")
+    # The manager reads his ping, the owner's address its e-mail, in the language each has chosen.
+    await Employee.filter(account_id=stack.account_id).update(language=language)
+    ping_words, open_label = NEW_ORDER_WORDS[language]
     # The owner's address hears of the widget's orders.
     await accounts.set_notification_emails(owner, (await _widget(stack)).id, [owner.email])
     await stack.say(CUSTOMER, f"/start {stack.widget_code}")
@@ -197,9 +206,10 @@ async def test_the_new_order_ping_and_e_mail_open_that_order(linked):
     await create_order(stack.account_id, client_id=client.id, offer_id=stack.flagged_offer_id)
     manager = await Employee.get(id=order.order_manager_id)
     manager_user = STAFF[stack.manager_ids.index(manager.id)]
-    ping = await eventually(lambda: linked.sent_to(manager_user, f"New order #{order.id}"))
-    mail = await eventually(lambda: next((m for m in _mails(linked) if f"#{order.id}:" in m["Subject"]), None))
-    [mailed] = re.findall(r"Open it:\s+(\S+)", mail.get_payload())
+    ping = await eventually(lambda: linked.sent_to(manager_user, ping_words.format(number=order.id)))
+    mail = await eventually(lambda: next((m for m in _mails(linked)
+                                          if f"{order.id}: " in str(make_header(decode_header(m["Subject"])))), None))
+    [mailed] = re.findall(re.escape(open_label) + r"\s+(\S+)", mail.get_payload(decode=True).decode())
     assert button_url(ping, "orders") == mailed == links.order_url(linked.base, order.id)
 
     page = await logged_in(linked.browser, linked.base, manager)
