@@ -841,7 +841,8 @@ function cardOrder(o, { opened, redraw }) {
       el("span", { class: "order-title" }, `#${o.id} · ${o.offer.title}`),
       el("span", { class: "amount" }, money(o.amount, o.currency)),
       el("span", { class: `status order-status ${o.status}` }, STATUS()[o.status])),
-    o.failure_reason ? el("div", { class: "reason" }, failureReason(o.failure_reason)) : "",
+    // Why the last attempt failed, while it is the order's state (a cancelled or paid one keeps it in its history).
+    o.status === "failed" && o.failure_reason ? el("div", { class: "reason" }, failureReason(o.failure_reason)) : "",
     demoFailure(o, redraw), work);
   return { li, ready: open ? draw() : Promise.resolve() };
 }
