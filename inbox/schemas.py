@@ -180,6 +180,8 @@ class ClientIn(In):
 class ClientPatch(In):
     name: Annotated[str, Field(max_length=200)] | None = None
     phone: Annotated[str, Field(max_length=40)] | None = None
+    # "" clears it (for a client Telegram reaches); another client's e-mail is a 409.
+    email: Annotated[str, Field(max_length=254)] | None = None
     notes: Annotated[str, Field(max_length=10_000)] | None = None
     # null clears the personal manager; leaving the field out keeps him.
     personal_manager_id: Id | None = None

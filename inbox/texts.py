@@ -57,6 +57,8 @@ UI_TEXTS: tuple[str, ...] = (
     _("Call list"),
     _("Employees"),
     _("Name"),
+    _("Phone"),
+    _("Edit contact"),
     _("Role"),
     _("Away"),
     _("Active"),

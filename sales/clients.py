@@ -155,14 +155,30 @@ async def add_client(actor: Employee, *, email: str, name: str = "", phone: str 
         raise Conflict("a client with this e-mail exists", field="email") from None
 
 
-async def update_contact(actor: Employee, client_id: int, *, name: str | None = None, phone: str | None = None) -> Client:
+async def update_contact(actor: Employee, client_id: int, *, name: str | None = None, phone: str | None = None,
+                         email: str | None = None) -> Client:
+    """Staff correct a client's name, phone or e-mail. An e-mail another client of the account has is refused: two
+    clients become one only when the client himself proves both are his (set_client_email); "" clears it, if he
+    stays reachable through Telegram."""
     require_active(actor)
     client = await get_in_account(Client, actor.account_id, client_id, what="client")
     if name is not None:
         client.name = name.strip()[:200]
     if phone is not None:
         client.phone = phone.strip()[:40]
-    await client.save(update_fields=["name", "phone"])
+    if email is not None:
+        if not email.strip():
+            if client.telegram_user_id is None:
+                raise Invalid("a client needs an e-mail or a Telegram id", field="email")
+            client.email = None
+        else:
+            client.email = normalize_email(email)
+            if await Client.filter(account_id=client.account_id, email=client.email).exclude(id=client.id).exists():
+                raise Conflict("a client with this e-mail exists", field="email")
+    try:
+        await client.save(update_fields=["name", "phone", "email"])
+    except IntegrityError:  # the same e-mail given to another client meanwhile
+        raise Conflict("a client with this e-mail exists", field="email") from None
     return client
 
 
@@ -175,6 +191,7 @@ async def update_client(
     *,
     name: str | None = None,
     phone: str | None = None,
+    email: str | None = None,
     notes: str | None = None,
     personal_manager_id: int | None | object = _UNCHANGED,
     now: datetime | None = None,
@@ -182,8 +199,8 @@ async def update_client(
     """One edit of a client card is one change: a refused personal manager leaves the notes as they were."""
     client = await get_in_account(Client, actor.account_id, client_id, what="client")
     async with in_transaction():
-        if name is not None or phone is not None:
-            client = await update_contact(actor, client.id, name=name, phone=phone)
+        if name is not None or phone is not None or email is not None:
+            client = await update_contact(actor, client.id, name=name, phone=phone, email=email)
         if notes is not None:
             client = await update_notes(actor, client.id, notes)
         if personal_manager_id is not _UNCHANGED:

@@ -203,6 +203,36 @@ async def test_another_accounts_client_is_not_found(api):
     assert (await Client.get(id=client.id)).notes == ""
 
 
+async def test_a_rep_corrects_a_clients_e_mail(api):
+    client = await new_client(api.shop, email="ann@typo.test")
+    await api.as_(api.shop.admin)
+    status, body = await api.patch(f"/api/v1/clients/{client.id}", {"email": " Ann@Example.COM "})
+    assert status == 200 and body["email"] == "ann@example.com"
+    assert (await Client.get(id=client.id)).email == "ann@example.com"
+
+
+async def test_another_clients_e_mail_is_refused_and_changes_nothing(api):
+    taken = await new_client(api.shop, email="boris@example.com")
+    client = await new_client(api.shop, email="ann@example.com")
+    await api.as_(api.shop.admin)
+    status, body = await api.patch(f"/api/v1/clients/{client.id}", {"email": taken.email, "name": "Ann B."})
+    assert status == 409 and body["error"]["field"] == "email"
+    unchanged = await Client.get(id=client.id)
+    assert (unchanged.email, unchanged.name) == ("ann@example.com", client.name)
+
+
+async def test_an_e_mail_is_cleared_only_for_a_client_telegram_reaches(api):
+    by_mail = await new_client(api.shop, email="ann@example.com")
+    by_telegram = await new_client(api.shop, email="petro@example.com")
+    await Client.filter(id=by_telegram.id).update(telegram_user_id=777)
+    await api.as_(api.shop.admin)
+    status, body = await api.patch(f"/api/v1/clients/{by_mail.id}", {"email": ""})
+    assert status == 422 and body["error"]["field"] == "email"
+    assert (await Client.get(id=by_mail.id)).email == "ann@example.com"
+    status, body = await api.patch(f"/api/v1/clients/{by_telegram.id}", {"email": ""})
+    assert status == 200 and body["email"] is None
+
+
 async def test_a_manager_does_not_see_a_colleagues_client(api):
     order = await _order(api.shop, manager=api.shop.managers[1])
     await api.as_(api.shop.managers[0])

@@ -264,6 +264,23 @@ def test_no_template_names_a_static_file_without_its_version():
     assert unversioned == []
 
 
+async def test_a_rep_corrects_the_clients_e_mail_and_phone_in_the_card(browser, inbox):
+    chat_id = await _chat_of(inbox, "Anna")
+    client_id = (await Chat.get(id=chat_id)).client_id
+    page = await logged_in(browser, inbox, inbox.shop.admin)
+    await open_page(page, inbox, f"/inbox/chats/{chat_id}")
+    await page.locator("#card .contact-edit summary").click()
+    form = page.locator("#card .contact-form")
+    await form.locator("input[name=email]").fill("Anna.New@Example.com")
+    await form.locator("input[name=phone]").fill("+380 50 123 4567")
+    await form.locator("button.save-contact").click()
+    await expect(page.locator("#card .card-head")).to_contain_text("anna.new@example.com")
+    await expect(page.locator("#card .card-head")).to_contain_text("+380 50 123 4567")
+    client = await Client.get(id=client_id)
+    assert (client.email, client.phone) == ("anna.new@example.com", "+380 50 123 4567")
+    assert page.errors == []
+
+
 async def test_a_comment_and_a_cancel_from_the_card_reach_the_order(browser, inbox):
     shop = inbox.shop
     chat_id = await _chat_of(inbox, "Anna")

@@ -43,8 +43,8 @@ async def update_client(request: web.Request) -> web.Response:
     actor = employee_of(request)
     client = await listing.visible_client(actor, path_id(request))
     changes = {"personal_manager_id": body.personal_manager_id} if "personal_manager_id" in body.model_fields_set else {}
-    client = await clients.update_client(actor, client.id, name=body.name, phone=body.phone, notes=body.notes,
-                                         now=request.app[CLOCK](), **changes)
+    client = await clients.update_client(actor, client.id, name=body.name, phone=body.phone, email=body.email,
+                                         notes=body.notes, now=request.app[CLOCK](), **changes)
     return send((await clients_out([client]))[0])
 
 

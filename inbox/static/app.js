@@ -798,6 +798,7 @@ async function clientCard(container, clientId, { signal, changed = null } = {}) 
       el("div", {}, el("h2", { class: "client-name" }, client.name || client.email || `#${client.id}`),
         client.email ? el("div", { class: "contact" }, client.email) : "",
         client.phone ? el("div", { class: "contact" }, client.phone) : "")),
+    contactEditor(client, redraw),
     el("section", { class: "card-section" },
       el("label", {}, t("Personal manager"), el("span", { class: "inline" }, picker,
         el("button", { type: "button", class: "save-pm", onclick: async () => {
@@ -814,6 +815,22 @@ async function clientCard(container, clientId, { signal, changed = null } = {}) 
     orders.items.length ? "" : el("p", { class: "empty" }, t("No orders yet: they appear here when the client orders.")),
   );
   await Promise.all(rows.map((r) => r.ready));
+}
+
+// Name, e-mail and phone as the rep learns them (a typo in the e-mail, a phone from a call); folded away until needed.
+function contactEditor(client, saved) {
+  const field = (name, value, type = "text") => el("input", { name, type, value: value || "" });
+  const name = field("name", client.name), email = field("email", client.email, "email"), phone = field("phone", client.phone);
+  const form = el("form", { class: "contact-form" },
+    el("label", {}, t("Name"), name), el("label", {}, t("E-mail"), email), el("label", {}, t("Phone"), phone),
+    el("button", { type: "submit", class: "save-contact" }, t("Save")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await api("PATCH", `/clients/${client.id}`, { name: name.value, email: email.value.trim(), phone: phone.value });
+    flash(t("Saved"));
+    saved();
+  });
+  return el("details", { class: "card-section contact-edit" }, el("summary", {}, t("Edit contact")), form);
 }
 
 // The statuses an order can still be worked on in (sales.assignment.OPEN_STATUSES) and cancelled from.
