@@ -3,6 +3,8 @@ e-mails, API fields). Each is a page route of inbox/pages.py; the browser tests 
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 
 def chat_url(public_url: str, chat_id: int) -> str:
     return f"{public_url}/inbox/chats/{chat_id}"
@@ -20,3 +22,8 @@ def offer_url(public_url: str, offer_id: int) -> str:
 def file_url(public_url: str, attachment_id: int) -> str:
     """A chat's file, streamed to staff who may see the chat (SPEC §11.1)."""
     return f"{public_url}/inbox/files/{attachment_id}"
+
+
+def login_url(next_path: str) -> str:
+    """The login page, which sends the employee on to `next_path` (a path of ours, with its query) once logged in."""
+    return f"/inbox/login?next={quote(next_path, safe='')}"

@@ -20,7 +20,6 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import aiohttp
 from aiogram import Bot
@@ -28,6 +27,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiohttp import BodyPartReader, web
 
 from bot.keys import BOTS
+from core import links
 from core.keys import SETTINGS
 from inbox import sniff
 from inbox.auth import bearer_token, cookie_session
@@ -208,7 +208,7 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
     if employee is None:
         if request.headers.get("Authorization"):
             return json_error(401, "unauthorized", "unknown or revoked token")
-        raise web.HTTPFound(f"/inbox/login?next={quote(request.path_qs, safe='')}")
+        raise web.HTTPFound(links.login_url(request.path_qs))
     say = words_for(employee, page=page)
     try:
         attachment_id = path_id(request)

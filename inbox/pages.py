@@ -10,7 +10,6 @@ import json
 from collections.abc import Awaitable, Callable
 from functools import cache
 from pathlib import Path
-from urllib.parse import quote
 
 import aiohttp_jinja2
 import jinja2
@@ -18,6 +17,7 @@ from aiohttp import web
 from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 
+from core import links
 from core.i18n import LOCALES_DIR
 from core.keys import SETTINGS
 from inbox.auth import cookie_session
@@ -108,7 +108,7 @@ def page(name: str, template: str, find: Finder | None = None):
     async def handler(request: web.Request) -> web.StreamResponse:
         found = await cookie_session(request)
         if found is None:
-            raise web.HTTPFound(f"/inbox/login?next={quote(request.path_qs, safe='')}")
+            raise web.HTTPFound(links.login_url(request.path_qs))
         employee, session = found
         object_id = None
         if find is not None:
