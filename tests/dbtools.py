@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+
 import asyncpg
 from tortoise import connections
 
-from storage.db import dialect
+from storage.db import dialect, migrate
+
+# One empty migrated SQLite database per test process, copied for each test that needs a file of its own: migrating
+# takes about 3 s (10 s on a loaded machine), copying a few milliseconds.
+_template: Path | None = None
+
+
+async def fresh_sqlite(path: Path) -> str:
+    """The URL of a new, migrated SQLite database at `path` (a copy of the process's template)."""
+    global _template
+    if _template is None:
+        folder = Path(tempfile.mkdtemp(prefix="closer-sqlite-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        await migrate(f"sqlite://{folder / 'template.db'}")
+        _template = folder / "template.db"
+    shutil.copyfile(_template, path)
+    return f"sqlite://{path}"
 from storage.models import (
     Account,
     ApiToken,

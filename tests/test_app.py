@@ -9,15 +9,13 @@ import pytest
 
 from closer.app import create_app
 from core.config import Settings
-from storage.db import migrate
 from tests.conftest import redis_database
+from tests.dbtools import fresh_sqlite
 
 
 @pytest.fixture
 async def sqlite_url(tmp_path):
-    url = f"sqlite://{tmp_path / 'app.db'}"
-    await migrate(url)
-    return url
+    return await fresh_sqlite(tmp_path / "app.db")
 
 
 async def test_healthz_is_ok_on_the_embedded_default(aiohttp_client, sqlite_url):

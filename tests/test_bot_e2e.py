@@ -19,12 +19,13 @@ from sales import accounts, dialogs
 from sales.clock import utcnow
 from sales.payments import PaymentNotice, apply_payment
 from sales.telegram_link import create_invite
-from storage.db import close_database, migrate, open_database
+from storage.db import close_database, open_database
 from storage.models import (
     Client, DialogRecord, Direction, Employee, ImportantItem, Message, Order, PaymentResult, Role, SenderKind,
 )
 from telegram_emulator.app import create_emulator_app
 from telegram_emulator.world import World
+from tests.dbtools import fresh_sqlite
 
 TOKEN = "7001:e2e-token"
 BOT_ID = 7001
@@ -98,8 +99,7 @@ async def start_stack(tmp_path, aiohttp_server, mode: str, **settings) -> Stack:
     world = World()
     world.add_bot(TOKEN, username="closer_e2e_bot")
     emulator = await aiohttp_server(create_emulator_app(world, retry_delay=0.05))
-    url = f"sqlite://{tmp_path / 'e2e.db'}"
-    await migrate(url)
+    url = await fresh_sqlite(tmp_path / "e2e.db")
     ctx = await open_database(url)
     seeded = await _seed(world)
     await close_database(ctx)

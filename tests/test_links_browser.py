@@ -32,7 +32,7 @@ from sales.conversations import sweep_unanswered
 from sales.notes import add_note
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
-from storage.db import close_database, migrate, open_database
+from storage.db import close_database, open_database
 from storage.models import Attachment, Chat, Employee, ImportantItem, Message, Order, PaymentResult
 from telegram_emulator.app import create_emulator_app
 from telegram_emulator.world import World
@@ -40,6 +40,7 @@ from tests.apitools import PASSWORD, password_hash
 from tests.browsing import chromium, logged_in
 from tests.test_bot_e2e import BOT_ID, CUSTOMER, STAFF, TOKEN, Stack, _seed, eventually, order_winter_tyres
 from tests.test_email_delivery import Mailbox
+from tests.dbtools import fresh_sqlite
 
 OWNER_USER = 2999  # the owner's Telegram user id (the managers' are STAFF)
 PDF = b"%PDF-1.7\n" + b"the price list " * 200
@@ -73,8 +74,7 @@ async def linked(tmp_path, aiohttp_server):
     world = World()
     world.add_bot(TOKEN, username="closer_e2e_bot")
     emulator = await aiohttp_server(create_emulator_app(world, retry_delay=0.05))
-    url = f"sqlite://{tmp_path / 'links.db'}"
-    await migrate(url)
+    url = await fresh_sqlite(tmp_path / "links.db")
     ctx = await open_database(url)
     stack = await _seed(world)
     world.add_user(OWNER_USER, "Owner")

@@ -7,8 +7,9 @@ import pytest
 from closer.app import create_app
 from core.config import Settings
 from sales.accounts import create_account
-from storage.db import close_database, migrate, open_database
+from storage.db import close_database, open_database
 from storage.models import Account, Message, TelegramUpdate
+from tests.dbtools import fresh_sqlite
 
 TOKEN = "4242:demo-token"
 SECRET = "s3cret-token_for-webhooks"
@@ -16,8 +17,7 @@ SECRET = "s3cret-token_for-webhooks"
 
 @pytest.fixture
 async def webhook_client(tmp_path, aiohttp_client):
-    url = f"sqlite://{tmp_path / 'hook.db'}"
-    await migrate(url)
+    url = await fresh_sqlite(tmp_path / "hook.db")
     ctx = await open_database(url)
     account = await create_account("Hook Shop", "owner@hook.test", "long-enough")
     await Account.filter(id=account.id).update(bot_token=TOKEN, webhook_secret=SECRET)
