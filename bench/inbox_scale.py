@@ -361,9 +361,13 @@ CHAT_PAGE = """
     JOIN client c ON c.id = p.client_id
     ORDER BY p.last_message_at DESC, p.id DESC"""
 
+# SPEC §10.7-10.8 (sales.listing._mine and _status): assigned to me, or my personal or open-order client; and still
+# work to do (open, pending, or snoozed until now).
 FLOOR_CHATS_MINE = CHAT_PAGE.format(where="""
-    c.personal_manager_id = $2
-    OR ch.client_id IN (SELECT o.client_id FROM orders o WHERE o.account_id = $1 AND o.order_manager_id = $2)""")
+    (ch.assignee_id = $2 OR c.personal_manager_id = $2
+     OR ch.client_id IN (SELECT o.client_id FROM orders o WHERE o.account_id = $1 AND o.order_manager_id = $2
+                         AND o.status IN ('new', 'awaiting_payment', 'failed')))
+    AND (ch.status IN ('open', 'pending') OR ch.status = 'snoozed' AND ch.snoozed_until <= now())""")
 
 FLOOR_CHATS_IMPORTANT = CHAT_PAGE.format(where="""
     ch.id IN (SELECT i.chat_id FROM important_item i WHERE i.employee_id = $2 AND i.resolved_at IS NULL)""")
