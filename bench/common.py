@@ -11,7 +11,7 @@ import math
 import os
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -172,3 +172,21 @@ def start_profile(pid: int, name: str, seconds: float) -> subprocess.Popen | Non
          "--output", str(RESULTS / f"profile-{name}.txt")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+
+
+async def timed_after_signal(ids: Sequence[int], start: Path, make: Callable[[int], Awaitable[object]]) -> dict:
+    """A racing worker's run: says "ready", waits for the parent's start signal (the file `start`), then calls
+    `make` for each id in turn, timing each. CLOCK_MONOTONIC is system-wide on Linux, so `finished` compares with
+    the parent's start time."""
+    print("ready", flush=True)
+    deadline = time.monotonic() + 300
+    while not start.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("start signal never came")
+        await asyncio.sleep(0.001)
+    latencies = []
+    for item in ids:
+        began = time.perf_counter()
+        await make(item)
+        latencies.append((time.perf_counter() - began) * 1000)
+    return {"made": len(latencies), "finished": time.monotonic(), "latencies": latencies}

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.common import ROOT, BenchEnv, Report, fresh_database, percentile
+from bench.common import ROOT, BenchEnv, Report, fresh_database, percentile, timed_after_signal
 from sales.accounts import add_employee, add_widget, create_account
 from sales.orders import create_order
 from storage.db import close_database, open_database
@@ -107,9 +107,7 @@ async def run(env: BenchEnv) -> Report:
     rate = total / wall
     made = await _rows(url, account_id, "p")
     orders = made["orders"]
-    counts = Counter(o["order_manager_id"] for o in orders)
-    spread = max(counts.get(m, 0) for m in managers) - min(counts.get(m, 0) for m in managers)
-    wrong = sum(1 for o in orders if o["order_manager_id"] not in managers or o["logs"] != 1)
+    counts, spread, wrong = _assignments(orders, managers)
     latencies = [ms for r in results for ms in r["latencies"]]
     report.latencies["create_order, 4 processes at once"] = latencies
     report.add("orders created per second, 4 processes", rate, "orders/s", goal=">= 500/s", met=rate >= 500,
@@ -127,10 +125,7 @@ async def run(env: BenchEnv) -> Report:
     floor_wall, floor_results = await _race(url, "floor", account_id, offer_id, widget_id, each, "f")
     floor_rate = total / floor_wall
     floor_made = await _rows(url, account_id, "f")
-    floor_orders = floor_made["orders"]
-    floor_counts = Counter(o["order_manager_id"] for o in floor_orders)
-    floor_spread = max(floor_counts.get(m, 0) for m in managers) - min(floor_counts.get(m, 0) for m in managers)
-    floor_wrong = sum(1 for o in floor_orders if o["order_manager_id"] not in managers or o["logs"] != 1)
+    _, floor_spread, floor_wrong = _assignments(floor_made["orders"], managers)
     unlike = _unlike(floor_made["rows"], total, pattern) + floor_wrong + floor_spread
     report.latencies["storage floor, 4 processes at once"] = [ms for r in floor_results for ms in r["latencies"]]
     report.add("rotation floor orders/s, 4 processes", floor_rate, "orders/s",
@@ -147,6 +142,15 @@ async def run(env: BenchEnv) -> Report:
     return report
 
 
+def _assignments(orders: list[dict], managers: list[int]) -> tuple[Counter, int, int]:
+    """Orders per manager, the spread (most - fewest), and orders with a manager not of the widget or not exactly
+    one audit row."""
+    counts = Counter(o["order_manager_id"] for o in orders)
+    spread = max(counts.get(m, 0) for m in managers) - min(counts.get(m, 0) for m in managers)
+    wrong = sum(1 for o in orders if o["order_manager_id"] not in managers or o["logs"] != 1)
+    return counts, spread, wrong
+
+
 async def _worker(url: str, account_id: int, offer_id: int, widget_id: int, count: int, prefix: str,
                   start: Path) -> dict:
     ctx = await open_database(url)
@@ -156,19 +160,9 @@ async def _worker(url: str, account_id: int, offer_id: int, widget_id: int, coun
         )
         ids = await Client.filter(account_id=account_id, email__startswith=f"{prefix}-").order_by("id").values_list(
             "id", flat=True)
-        print("ready", flush=True)
-        deadline = time.monotonic() + 300
-        while not start.exists():
-            if time.monotonic() > deadline:
-                raise SystemExit("start signal never came")
-            await asyncio.sleep(0.001)
-        latencies = []
-        for client_id in ids:
-            began = time.perf_counter()
-            await create_order(account_id, client_id=client_id, offer_id=offer_id, widget_id=widget_id)
-            latencies.append((time.perf_counter() - began) * 1000)
-        # CLOCK_MONOTONIC is system-wide on Linux: comparable with the parent's start time.
-        return {"made": len(latencies), "finished": time.monotonic(), "latencies": latencies}
+        return await timed_after_signal(
+            ids, start, lambda client_id: create_order(account_id, client_id=client_id, offer_id=offer_id,
+                                                       widget_id=widget_id))
     finally:
         await close_database(ctx)
 

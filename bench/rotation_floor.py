@@ -14,13 +14,13 @@ that strays from it fails loudly rather than measuring something else.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+
+from bench.common import timed_after_signal
 
 CLIENT = 'SELECT personal_manager_id FROM client WHERE id = $1 AND account_id = $2 FOR UPDATE'
 OFFER = 'SELECT price, currency, active FROM offer WHERE id = $1 AND account_id = $2'
@@ -108,17 +108,7 @@ async def worker(url: str, account_id: int, offer_id: int, widget_id: int, count
             "SELECT $2 || '-' || i || '@rotation.bench', '', '', '', 'en', false, now(), $1 "
             "FROM generate_series(0, $3 - 1) AS i RETURNING id", account_id, prefix, count)
         ids = sorted(r["id"] for r in ids)
-        print("ready", flush=True)
-        deadline = time.monotonic() + 300
-        while not start.exists():
-            if time.monotonic() > deadline:
-                raise SystemExit("start signal never came")
-            await asyncio.sleep(0.001)
-        latencies = []
-        for client_id in ids:
-            began = time.perf_counter()
-            await create_order(conn, account_id, client_id, offer_id, widget_id)
-            latencies.append((time.perf_counter() - began) * 1000)
-        return {"made": len(latencies), "finished": time.monotonic(), "latencies": latencies}
+        return await timed_after_signal(
+            ids, start, lambda client_id: create_order(conn, account_id, client_id, offer_id, widget_id))
     finally:
         await conn.close()
