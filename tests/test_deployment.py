@@ -210,6 +210,7 @@ async def test_closer_run_with_two_workers_serves_from_two_processes_and_restart
             "TELEGRAM_API_URL": "http://127.0.0.1:1", "LOG_LEVEL": "WARNING"}
     parent = subprocess.Popen([sys.executable, "-m", "closer.cli", "run", "--workers", "2"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first: list[int] = []
     try:
         async with aiohttp.ClientSession() as http:
             async def healthy() -> bool:
@@ -240,9 +241,17 @@ async def test_closer_run_with_two_workers_serves_from_two_processes_and_restart
                 await asyncio.sleep(0.2)
             assert await healthy()
     finally:
+        seen = set(first) | set(_children(parent.pid))
         parent.terminate()
         parent.wait(timeout=30)
-    assert _children(parent.pid) == []
+    # Once the parent is gone its orphans would belong to init, so each worker is looked up by its own pid: one left
+    # running would serve jobs on the shared test database.
+    assert [pid for pid in seen if _alive(pid)] == []
+
+
+def _alive(pid: int) -> bool:
+    found = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True)
+    return found.stdout.strip() not in ("", "Z")
 
 
 def test_several_workers_on_sqlite_are_refused():
