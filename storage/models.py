@@ -456,9 +456,9 @@ class Order(Model):
         table = "orders"
         indexes = (
             Index(fields=("account_id", "status", "created_at"), name="order_status_idx"),
-            Index(fields=("account_id", "order_manager_id", "status"), name="order_manager_idx"),
-            # Covers "clients of my orders" (the Mine tab) without touching the table: a busy manager has 10^4 orders.
-            Index(fields=("account_id", "order_manager_id", "client_id"), name="order_manager_client_idx"),
+            # Also covers "clients of my open orders" (the Mine tab, SPEC §10.7) without touching the table: a busy
+            # manager has 10^4 open orders, and reading their rows was two thirds of the tab's query.
+            Index(fields=("account_id", "order_manager_id", "status", "client_id"), name="order_manager_status_idx"),
             Index(fields=("account_id", "personal_manager_id", "created_at"), name="order_personal_manager_idx"),
             Index(fields=("client_id", "created_at"), name="order_client_idx"),
             Index(fields=("account_id", "created_at"), name="order_created_idx"),
