@@ -42,8 +42,9 @@ LIVE_KINDS = {
     # SPEC §11.2: a colleague's note named him.
     notes.NOTE_MENTION: "mention",
 }
-# What a chat event is called on the page: a message, a private note, or a change of assignee or status.
-CHAT_TOPICS = {"message": "message", "assigned": "chat", "status": "chat", "note": "note"}
+# What a chat event is called on the page: a message, a private note, a change of assignee or status, or a change
+# of one of its client's orders (sales.order_events).
+CHAT_TOPICS = {"message": "message", "assigned": "chat", "status": "chat", "note": "note", "order": "order"}
 QUEUE_SIZE = 256
 # Events may have been missed (Redis was away): a page reloads what it shows.
 RESYNC = {"topic": "resync"}

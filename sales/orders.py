@@ -7,7 +7,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from sales import important, outbox
+from sales import important, order_events, outbox
 from sales.access import get_in_account, is_admin, require_active
 from sales.assignment import OPEN_STATUSES, change_order_manager, choose_order_manager, note_manager_action
 from sales.clock import utcnow
@@ -85,6 +85,7 @@ async def create_order(
                 },
                 now=now,
             )
+        await order_events.order_changed(order, now)
     return order
 
 
@@ -184,6 +185,7 @@ async def set_status(
             if status == OrderStatus.CANCELLED:
                 # Nothing is left to recover: its failed payment leaves Important, and the alerts say why.
                 await important.resolve_for_order(order, now)
+            await order_events.order_changed(order, now)
     return order
 
 
@@ -204,6 +206,7 @@ async def mark_payment_link_sent(actor: Employee, order_id: int, *, now: datetim
         _require_may_work_on(actor, order)
         if order.status == OrderStatus.NEW:
             await _change_status(order, OrderStatus.AWAITING_PAYMENT, actor, now)
+            await order_events.order_changed(order, now)
         await note_manager_action(order, actor, now)
     return order
 

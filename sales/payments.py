@@ -17,7 +17,7 @@ from uuid import uuid4
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from sales import commission, important
+from sales import commission, important, order_events
 from sales.access import get_in_account, require_admin
 from sales.clock import aware, utcnow
 from sales.errors import Invalid
@@ -161,6 +161,8 @@ async def _store_and_apply(notice: PaymentNotice, now: datetime) -> PaymentOutco
 
     effect = PaymentEffect.APPLIED if applied else PaymentEffect.IGNORED
     await PaymentEvent.filter(id=event.id).update(effect=effect)
+    if applied:
+        await order_events.order_changed(order, now, key=f"payment-{event.id}")
     return PaymentOutcome(duplicate=False, effect=effect, order_id=order.id, important_item_ids=tuple(items))
 
 

@@ -10,11 +10,11 @@ from sales import conversations, dialogs
 from sales.notes import add_note
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
-from storage.models import Chat, ChatNote, Message, PaymentResult
-from tests.browsing import OUTPUT, SCREENSHOTS, browser, inbox, listening, logged_in, open_page
+from storage.models import Chat, ChatNote, Client, Message, Order, PaymentResult
+from tests.browsing import OUTPUT, SCREENSHOTS, browser, chromiums, inbox, listening, logged_in, open_page
 from tests.factories import at, new_client
 
-__all__ = ["browser", "inbox"]  # the fixtures (tests/browsing.py)
+__all__ = ["browser", "chromiums", "inbox"]  # the fixtures (tests/browsing.py)
 
 
 async def _petro(inbox) -> Chat:
@@ -181,4 +181,47 @@ async def test_cancelling_from_the_card_updates_the_order_line_in_the_timeline_w
     await expect(line).to_contain_text("Cancelled")
     await expect(line).not_to_contain_text("Failed")
     assert await page.evaluate("window.notReloaded") is True
+    assert page.errors == []
+
+
+async def test_a_payment_made_while_the_chat_is_open_shows_in_the_card_and_the_timeline_without_a_reload(
+        browser, inbox):
+    chat = await _petro(inbox)
+    # An offer not flagged: its payment rings no bell, so only the order's own event can redraw the screen.
+    order = await create_order(inbox.shop.account.id, client_id=chat.client_id, offer_id=inbox.shop.offer.id,
+                               now=at(5.5))
+    page = await logged_in(browser, inbox, inbox.shop.managers[0])
+    await open_page(page, inbox, f"/inbox/chats/{chat.id}")
+    await listening(page)
+    in_card = page.locator(f"#card li[data-order='{order.id}']")
+    await expect(in_card.locator(".order-status")).to_have_text("New")
+    await page.evaluate("window.notReloaded = true")
+    await apply_payment(PaymentNotice("generic", "paid-1", str(order.id), PaymentResult.PAID, occurred_at=at(6)),
+                        now=at(6))
+    await expect(in_card.locator(".order-status")).to_have_text("Paid", timeout=10_000)
+    await expect(page.locator("#messages li[data-kind=order_created]").last).to_contain_text("Paid")
+    assert await page.evaluate("window.notReloaded") is True
+    assert page.errors == []
+
+
+async def test_a_live_change_waits_while_the_card_is_being_edited_and_shows_once_it_is_saved(browser, inbox):
+    chat = await _petro(inbox)
+    order = await Order.get(client_id=chat.client_id)
+    page = await logged_in(browser, inbox, inbox.shop.managers[0])
+    await open_page(page, inbox, f"/inbox/chats/{chat.id}")
+    await listening(page)
+    notes = page.locator("#card textarea[name=notes]")
+    await notes.fill("Prefers calls after six")
+    await apply_payment(PaymentNotice("generic", "paid-1", str(order.id), PaymentResult.PAID, occurred_at=at(6)),
+                        now=at(6))
+    # The timeline follows at once; the card keeps what he typed.
+    await expect(page.locator("#messages li[data-kind=order_created]")).to_contain_text("Paid", timeout=10_000)
+    status = page.locator(f"#card li[data-order='{order.id}'] .order-status")
+    await expect(status).to_have_text("Failed")
+    await expect(notes).to_have_value("Prefers calls after six")
+    await page.click("#card button.save-notes")
+    await expect(page.locator("#flash")).to_have_text("Saved")
+    await page.locator("#reply textarea").focus()  # leaving the card
+    await expect(status).to_have_text("Paid")
+    assert (await Client.get(id=chat.client_id)).notes == "Prefers calls after six"
     assert page.errors == []

@@ -669,10 +669,24 @@ async function mountChat(chatId, signal, { close, panes, list }) {
   document.addEventListener("visibilitychange", readSoon, { signal });
   const historySoon = debounce(() => { if (!signal.aborted) drawHistory(); }, 200);
   const barSoon = debounce(() => { if (!signal.aborted) drawBar().catch(lost); }, 200);
+  // An order's status changed from the card (a cancel, a payment link sent): its line in the timeline follows.
+  const orderChanged = () => { if (!signal.aborted) drawHistory().catch(() => null); };
+  // The card follows its client's orders and managers; not while the employee is typing in it (his edit would go).
+  const cardNow = () => clientCard(card, chat.client.id, { signal, changed: orderChanged }).catch(() => null);
+  const cardSoon = debounce(() => {
+    if (signal.aborted) return;
+    if (card.contains(document.activeElement) || card.dirty) { card.stale = true; return; }
+    cardNow();
+  }, 200);
+  card.addEventListener("focusout", (event) => {
+    if (card.stale && !card.dirty && !card.contains(event.relatedTarget)) { card.stale = false; cardNow(); }
+  });
   onLive((event) => {
+    if (["assignment", "important"].includes(event.topic) && event.client_id === chat.client.id) cardSoon();
     if ((event.chat_id ?? event.payload?.chat_id) !== chat.id) return;
     if (event.topic === "message") { historySoon(); readSoon(); }
     if (CHAT_TOPICS.has(event.topic)) barSoon();
+    if (event.topic === "order") cardSoon();
   }, signal);
   if (!matchMedia("(max-width: 700px)").matches) box.focus({ preventScroll: true });
   // The conversation first; the bar, the card and the bell after it, so the server answers its page first.
@@ -686,8 +700,6 @@ async function mountChat(chatId, signal, { close, panes, list }) {
     }
     refreshBadge();
   })();
-  // An order's status changed from the card (a cancel, a payment link sent): its line in the timeline follows.
-  const orderChanged = () => { if (!signal.aborted) drawHistory().catch(() => null); };
   await Promise.all([seen, drawBar(chat).catch(lost), clientCard(card, chat.client.id, { signal, changed: orderChanged })]);
 }
 
@@ -787,6 +799,9 @@ async function clientCard(container, clientId, { signal, changed = null } = {}) 
   const notes = el("textarea", { name: "notes", rows: 3 });
   notes.value = client.notes;
   const redraw = () => { changed?.(); return clientCard(container, clientId, { signal, changed }); };
+  // Typed and not saved yet: a live redraw waits (app.js mountChat). Saving redraws, which starts clean.
+  container.dirty = false;
+  container.oninput = () => { container.dirty = true; };
   // The newest order still open shows its work at once, the others on a click; a redraw keeps what was open.
   if (!container.openOrders) {
     const firstOpen = orders.items.find((o) => ORDER_OPEN.has(o.status));
@@ -803,11 +818,13 @@ async function clientCard(container, clientId, { signal, changed = null } = {}) 
       el("label", {}, t("Personal manager"), el("span", { class: "inline" }, picker,
         el("button", { type: "button", class: "save-pm", onclick: async () => {
           await api("PATCH", `/clients/${clientId}`, { personal_manager_id: picker.value ? Number(picker.value) : null });
+          container.dirty = false;
           flash(t("Saved"));
         } }, t("Save")))),
       el("label", {}, t("Notes"), notes),
       el("button", { type: "button", class: "save-notes", onclick: async () => {
         await api("PATCH", `/clients/${clientId}`, { notes: notes.value });
+        container.dirty = false;
         flash(t("Saved"));
       } }, t("Save"))),
     el("h3", {}, t("Orders"), el("span", { class: "count-muted" }, String(orders.items.length))),
