@@ -10,7 +10,7 @@ from sales import conversations, dialogs
 from sales.notes import add_note
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
-from storage.models import Chat, ChatNote, Client, Message, Order, PaymentResult
+from storage.models import Chat, ChatNote, Client, Message, Order, OrderStatus, PaymentResult
 from tests.browsing import OUTPUT, SCREENSHOTS, browser, chromiums, inbox, listening, logged_in, open_page
 from tests.factories import at, new_client
 
@@ -224,4 +224,25 @@ async def test_a_live_change_waits_while_the_card_is_being_edited_and_shows_once
     await page.locator("#reply textarea").focus()  # leaving the card
     await expect(status).to_have_text("Paid")
     assert (await Client.get(id=chat.client_id)).notes == "Prefers calls after six"
+    assert page.errors == []
+
+
+async def test_payment_link_sent_from_the_card_makes_a_new_order_await_payment_and_counts_as_an_action(
+        browser, inbox):
+    chat = await _petro(inbox)
+    order = await create_order(inbox.shop.account.id, client_id=chat.client_id, offer_id=inbox.shop.offer.id,
+                               now=at(5.5))
+    manager = (await Order.get(id=order.id).prefetch_related("order_manager")).order_manager
+    page = await logged_in(browser, inbox, manager)
+    await open_page(page, inbox, f"/inbox/chats/{chat.id}")
+    in_card = page.locator(f"#card li[data-order='{order.id}']")
+    await expect(in_card.locator(".order-status")).to_have_text("New")
+    await page.evaluate("window.notReloaded = true")
+    await in_card.locator("button.link-sent").click()  # the newest open order shows its work at once
+    await expect(page.locator("#flash")).to_have_text("Saved")
+    await expect(in_card.locator(".order-status")).to_have_text("Awaiting payment")
+    await expect(page.locator("#messages li[data-kind=order_created]").last).to_contain_text("Awaiting payment")
+    stored = await Order.get(id=order.id)
+    assert stored.status == OrderStatus.AWAITING_PAYMENT and stored.last_action_at is not None
+    assert await page.evaluate("window.notReloaded") is True
     assert page.errors == []
