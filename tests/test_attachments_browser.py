@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import expect
 
 from storage.models import Chat, Message
-from tests.browsing import OUTPUT, SCREENSHOTS, chromium, logged_in, open_page
+from tests.browsing import OUTPUT, SCREENSHOTS, chromium, chromiums, logged_in, open_page  # noqa: F401 (a fixture)
 from tests.test_attachments import CUSTOMER, Env, eventually, migrated, start  # noqa: F401 (a fixture)
 
 # The voice message must play without a click on the page.
@@ -71,9 +71,9 @@ async def env(tmp_path, aiohttp_server, migrated):  # noqa: F811 (the fixture im
 
 
 @pytest.fixture
-async def browser(env):
-    async with chromium(AUTOPLAY) as launched:
-        yield launched
+async def browser(env, chromiums):  # noqa: F811 (the fixture imported above)
+    async with chromium(chromiums, AUTOPLAY) as pages:
+        yield pages
 
 
 async def test_a_clients_photo_and_voice_are_seen_and_heard_in_the_chat(browser, env):

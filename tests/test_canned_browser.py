@@ -9,9 +9,9 @@ from sales import canned, conversations, dialogs
 from sales.orders import create_order
 from storage.models import CannedReply, Message
 from tests.factories import at, new_client
-from tests.browsing import OUTPUT, browser, inbox, logged_in, open_page
+from tests.browsing import OUTPUT, browser, chromiums, inbox, logged_in, open_page
 
-__all__ = ["browser", "inbox"]  # the fixtures, tests/browsing.py
+__all__ = ["browser", "chromiums", "inbox"]  # the fixtures, tests/browsing.py
 
 GREETING = "Hello {client_name}! I am {manager_name}, about {offer_title}. {discount} stays."
 FILLED = "Hello Anna! I am Manager 0, about Course. {discount} stays."

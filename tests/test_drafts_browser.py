@@ -6,10 +6,10 @@ from playwright.async_api import expect
 
 from sales import conversations, dialogs
 from storage.models import ChatNote, Message
-from tests.browsing import browser, inbox, logged_in, open_page
+from tests.browsing import browser, chromiums, inbox, logged_in, open_page
 from tests.factories import at, new_client
 
-__all__ = ["browser", "inbox"]  # the fixtures, tests/browsing.py
+__all__ = ["browser", "chromiums", "inbox"]  # the fixtures, tests/browsing.py
 
 MAX = 4096  # Telegram's limit, the counter's start
 

@@ -15,10 +15,10 @@ from playwright.async_api import expect
 
 from sales import conversations, dialogs
 from storage.models import Direction, Message, SenderKind
-from tests.browsing import OUTPUT, base_of, browser, inbox, logged_in
+from tests.browsing import OUTPUT, base_of, browser, chromiums, inbox, logged_in
 from tests.factories import at, new_client
 
-__all__ = ["browser", "inbox"]  # the fixtures (tests/browsing.py)
+__all__ = ["browser", "chromiums", "inbox"]  # the fixtures (tests/browsing.py)
 
 COUNT = 1000
 NEWEST = "message 0999, the newest"

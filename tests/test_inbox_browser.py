@@ -12,10 +12,10 @@ from sales import conversations, dialogs, outbox
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
 from storage.models import Account, Chat, ChatStatus, Client, Employee, Message, Offer, Order, Outbox, OutboxStatus, PaymentResult
-from tests.browsing import OUTPUT, base_of, browser, inbox, listening, logged_in, open_page
+from tests.browsing import OUTPUT, base_of, browser, chromiums, inbox, listening, logged_in, open_page
 from tests.factories import at, new_client
 
-__all__ = ["browser", "inbox"]  # the fixtures (tests/browsing.py)
+__all__ = ["browser", "chromiums", "inbox"]  # the fixtures (tests/browsing.py)
 
 async def test_an_employee_logs_in_and_sees_his_chats(browser, inbox):
     manager = inbox.shop.managers[0]

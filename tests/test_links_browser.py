@@ -19,7 +19,7 @@ from datetime import timedelta
 import pytest
 from aiohttp.test_utils import unused_port
 from aiosmtpd.controller import Controller
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from closer.app import create_app
 from core import links
@@ -37,7 +37,7 @@ from storage.models import Attachment, Chat, Employee, ImportantItem, Message, O
 from telegram_emulator.app import create_emulator_app
 from telegram_emulator.world import World
 from tests.apitools import PASSWORD, password_hash
-from tests.browsing import chromium, logged_in
+from tests.browsing import Pages, chromium, chromiums, logged_in  # noqa: F401 (a fixture)
 from tests.test_bot_e2e import BOT_ID, CUSTOMER, STAFF, TOKEN, Stack, _seed, eventually, order_winter_tyres
 from tests.test_email_delivery import Mailbox
 from tests.dbtools import fresh_sqlite
@@ -51,7 +51,7 @@ class Linked:
     stack: Stack
     base: str  # the app's address, and its PUBLIC_URL
     mailbox: Mailbox
-    browser: Browser
+    browser: Pages
 
     async def employee(self, index: int | str) -> Employee:
         if index == "owner":
@@ -70,7 +70,7 @@ class Linked:
 
 
 @pytest.fixture
-async def linked(tmp_path, aiohttp_server):
+async def linked(tmp_path, aiohttp_server, chromiums):  # noqa: F811 (the fixture imported above)
     world = World()
     world.add_bot(TOKEN, username="closer_e2e_bot")
     emulator = await aiohttp_server(create_emulator_app(world, retry_delay=0.05))
@@ -95,7 +95,7 @@ async def linked(tmp_path, aiohttp_server):
     await aiohttp_server(create_app(settings, scheduler=False), port=port)
     try:
         # Closed before the app stops (this fixture's teardown runs before aiohttp_server's).
-        async with chromium() as browser:
+        async with chromium(chromiums) as browser:
             yield Linked(stack, base, mailbox, browser)
     finally:
         smtp.stop()

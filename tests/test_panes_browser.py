@@ -15,10 +15,10 @@ from sales import conversations, dialogs
 from sales.orders import create_order, set_status
 from sales.payments import PaymentNotice, apply_payment
 from storage.models import Chat, Client, Employee, Message, Order, OrderComment, OrderStatus, PaymentResult
-from tests.browsing import OUTPUT, SCREENSHOTS, browser, inbox, listening, logged_in, open_page
+from tests.browsing import OUTPUT, SCREENSHOTS, browser, chromiums, inbox, listening, logged_in, open_page
 from tests.factories import at, new_client
 
-__all__ = ["browser", "inbox"]  # the fixtures (tests/browsing.py)
+__all__ = ["browser", "chromiums", "inbox"]  # the fixtures (tests/browsing.py)
 
 PHONE = {"width": 390, "height": 844}
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from closer.demo import DEMO_OWNER_EMAIL, DEMO_PASSWORD, seed_demo
-from tests.browsing import OUTPUT, SCREENSHOTS, base_of, browser, inbox, logged_in, open_page
+from tests.browsing import OUTPUT, SCREENSHOTS, base_of, browser, chromiums, inbox, logged_in, open_page
 from tests.test_recovered_revenue import seed_history
 
 SCREENSHOT = SCREENSHOTS / "recovered-revenue.png"
 PAGE = "/inbox/reports/recovered"
-__all__ = ["browser", "inbox"]  # the fixtures (tests/browsing.py)
+__all__ = ["browser", "chromiums", "inbox"]  # the fixtures (tests/browsing.py)
 
 
 async def test_the_page_shows_the_periods_totals_a_bar_per_week_and_a_line_per_employee(browser, inbox):

@@ -19,11 +19,11 @@ from sales.clock import utcnow
 from sales.orders import create_order
 from sales.payments import PaymentNotice, apply_payment
 from storage.models import Chat, Employee, ImportantItem, Message, Order, OrderComment, OrderStatus, PaymentResult
-from tests.browsing import SCREENSHOTS, listening, logged_in
+from tests.browsing import SCREENSHOTS, chromiums, listening, logged_in
 from tests.test_bot_e2e import CUSTOMER, STAFF, eventually
 from tests.test_links_browser import Linked, _client, linked
 
-__all__ = ["linked"]  # the fixture (tests/test_links_browser.py)
+__all__ = ["chromiums", "linked"]  # the fixtures (tests/browsing.py, tests/test_links_browser.py)
 
 # The Russian words of inbox.po the steps check (msgid → msgstr).
 MINE, UNASSIGNED, IMPORTANT, ORDERS = "Мои", "Без ответственного", "Важное", "Заказы"
