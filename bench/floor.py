@@ -8,14 +8,14 @@ transaction, the statements closer issues (read from PostgreSQL's statement log 
 bench/results/2026-11-30-profile.md):
 
 1. claim the update id (`telegram_update`; a duplicate is answered 200 and skipped, as closer does);
-2. find the sender: not an active employee (one lookup), a client (by his Telegram id);
+2. find the sender: a client (by his Telegram id) and, in the same read, whether an active employee has that id;
 3. lock his chat (`SELECT … FOR UPDATE`);
 4. insert the message;
-5. check the chat's assignee still answers (active), as closer does before deciding whether to route anew;
+5. find the recipients (closer's query: open orders' managers, personal manager, chat assignee; active ones), which
+   also tells whether the chat's assignee still answers (he is among them exactly when active);
 6. move the chat: `last_inbound_message_id`, `last_message_at` (and `status`, `waiting_since` when closer would);
-7. find the recipients (closer's query: open orders' managers, personal manager, chat assignee; active ones);
-8. the outbox rows closer writes: one `message.to_staff` per recipient and one `chat.event`, same keys and payloads
-   (one INSERT for all of them, where closer issues two).
+7. the outbox rows closer writes: one `message.to_staff` per recipient and one `chat.event`, same keys and payloads,
+   in one INSERT as closer does.
 
 What the floor does not do: a sender that is not a known client with a chat, a chat whose assignee left (closer
 routes it anew) are answered 500 and counted as errors, so a run that strays from the everyday update shows it.
@@ -37,13 +37,13 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 
 CLAIM = ('INSERT INTO telegram_update (bot_id, update_id, received_at) VALUES ($1, $2, $3) '
          'ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING id')
-EMPLOYEE = 'SELECT id FROM employee WHERE account_id = $1 AND telegram_user_id = $2 AND active LIMIT 1'
-CLIENT = 'SELECT id FROM client WHERE account_id = $1 AND telegram_user_id = $2 LIMIT 1'
+# The sender, and whether he is staff, in one read (as sales.clients.telegram_sender for a known customer).
+SENDER = ('SELECT c.id, EXISTS (SELECT 1 FROM employee e WHERE e.account_id = $1 AND e.telegram_user_id = $2 '
+          'AND e.active) AS staff FROM client c WHERE c.account_id = $1 AND c.telegram_user_id = $2 LIMIT 1')
 LOCK_CHAT = ('SELECT id, assignee_id, status, last_message_at, waiting_since FROM chat WHERE client_id = $1 '
              'LIMIT 1 FOR UPDATE')
 MESSAGE = ("INSERT INTO message (direction, sender_kind, text, telegram_message_id, created_at, chat_id, employee_id) "
            "VALUES ('in', 'client', $1, $2, $3, $4, NULL) RETURNING id")
-STILL_ANSWERS = 'SELECT 1 FROM employee WHERE id = $1 AND active LIMIT 1'
 MOVE_CHAT = ('UPDATE chat SET last_inbound_message_id = $1, last_message_at = $2, status = $3, waiting_since = $4, '
              'unanswered_alerted_at = CASE WHEN $5 THEN NULL ELSE unanswered_alerted_at END WHERE id = $6')
 RECIPIENTS = (
@@ -69,22 +69,24 @@ async def store(conn: asyncpg.Connection, *, account_id: int, bot_id: int, updat
     async with conn.transaction():
         if await conn.fetchval(CLAIM, bot_id, update["update_id"], now) is None:
             return  # a resend: skipped, as closer's update-once middleware does
-        if await conn.fetchval(EMPLOYEE, account_id, user_id) is not None:
-            raise NotEveryday("a staff member's message")
-        client_id = await conn.fetchval(CLIENT, account_id, user_id)
-        if client_id is None:
+        sender = await conn.fetchrow(SENDER, account_id, user_id)
+        if sender is None:
             raise NotEveryday("an unknown customer")
+        if sender["staff"]:
+            raise NotEveryday("a staff member's message")
+        client_id = sender["id"]
         chat = await conn.fetchrow(LOCK_CHAT, client_id)
         if chat is None or chat["assignee_id"] is None:
             raise NotEveryday("a chat to route")
         message_id = await conn.fetchval(MESSAGE, message["text"], message["message_id"], now, chat["id"])
-        if await conn.fetchval(STILL_ANSWERS, chat["assignee_id"]) is None:
+        # Those who answer include the assignee exactly when he is still active (closer reads it once too).
+        recipients = [r["id"] for r in await conn.fetch(RECIPIENTS, client_id)]
+        if chat["assignee_id"] not in recipients:
             raise NotEveryday("an assignee who left")
         last = chat["last_message_at"]
         waiting = chat["waiting_since"]
         await conn.execute(MOVE_CHAT, message_id, now if last is None or last < now else last, "open",
                            waiting or now, waiting is None, chat["id"])
-        recipients = [r["id"] for r in await conn.fetch(RECIPIENTS, client_id)]
         event = {"chat_id": chat["id"], "event": "message", "assignee_id": chat["assignee_id"], "status": "open",
                  "audience": {"employee_ids": sorted(recipients), "managers": False}, "message_id": message_id,
                  "direction": "in"}

@@ -15,9 +15,9 @@ from tortoise.exceptions import IntegrityError
 
 from bot.recording import answering
 from bot.registry import BotRegistry
-from sales.clients import client_from_telegram, pick_language
+from sales.clients import client_from_telegram, pick_language, telegram_sender
 from sales.clock import utcnow
-from storage.models import Client, Employee, TelegramUpdate
+from storage.models import TelegramUpdate
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -61,10 +61,7 @@ class IdentityMiddleware(BaseMiddleware):
         account_id = self.registry.account_of(bot.id)
         if user is None or account_id is None or user.is_bot:
             return None
-        employee = await Employee.get_or_none(account_id=account_id, telegram_user_id=user.id, active=True)
-        client = None
-        if employee is None:
-            client = await Client.get_or_none(account_id=account_id, telegram_user_id=user.id)
+        employee, client = await telegram_sender(account_id, user.id)
         locale = employee.language if employee else client.language if client else user.language_code
         data.update(account_id=account_id, employee=employee, client=client)
         with self.i18n.context(), self.i18n.use_locale(pick_language(locale)):

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from sales import outbox
@@ -228,6 +229,22 @@ def pick_language(code: str | None) -> str:
     """Telegram's language_code (e.g. 'uk', 'es-MX') narrowed to the four closer speaks; English otherwise."""
     base = (code or "").split("-")[0].lower()
     return base if base in SUPPORTED_LANGUAGES else "en"
+
+
+async def telegram_sender(account_id: int, telegram_user_id: int) -> tuple[Employee | None, Client | None]:
+    """Who writes to the account's bot: (employee, None) for a linked active employee, whether or not he is also a
+    client; else (None, client) for a known client; else (None, None).
+
+    A known client who is not staff (every customer message) takes one query: his row, with whether an active
+    employee has his Telegram id; the employee's row is read only when one has.
+    """
+    staff = Employee.filter(account_id=account_id, telegram_user_id=telegram_user_id, active=True).limit(1)
+    client = await (Client.filter(account_id=account_id, telegram_user_id=telegram_user_id)
+                    .annotate(staff_id=Subquery(staff.values("id"))).first())
+    if client is not None and client.staff_id is None:
+        return None, client
+    employee = await Employee.get_or_none(account_id=account_id, telegram_user_id=telegram_user_id, active=True)
+    return (employee, None) if employee is not None else (None, client)
 
 
 async def client_from_telegram(

@@ -6,6 +6,7 @@ the live event in the caller's transaction, holding the chat's row lock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
@@ -30,6 +31,7 @@ from storage.models import (
     Client,
     Employee,
     Order,
+    Outbox,
     Role,
     Widget,
 )
@@ -88,12 +90,13 @@ async def audience_of(chat: Chat, *also: int | None, was_unassigned: bool = Fals
 
 async def announce(chat: Chat, event: str, now: datetime, *, key: object = None,
                    also: tuple[int | None, ...] = (), was_unassigned: bool = False, audience: Audience | None = None,
-                   **payload) -> None:
+                   along: Sequence[Outbox] = (), **payload) -> None:
     """One live event for everyone who may see the chat (one outbox row, fanned out by the live bus). `key` names
     the cause when it has an id; a live event has no resend to guard against otherwise. `audience`: the caller
-    already knows it."""
+    already knows it. `along`: the caller's other outbox rows of this change (`outbox.row`), written with the
+    event in one statement."""
     audience = audience or await audience_of(chat, *also, was_unassigned=was_unassigned)
-    await outbox.enqueue(
+    live = outbox.row(
         account_id=chat.account_id,
         kind=outbox.CHAT_EVENT,
         dedupe_key=f"{outbox.CHAT_EVENT}:{chat.id}:{event}:{key if key is not None else uuid4().hex}",
@@ -102,6 +105,10 @@ async def announce(chat: Chat, event: str, now: datetime, *, key: object = None,
                  "audience": audience.as_payload(), **payload},
         now=now,
     )
+    if along:
+        await outbox.enqueue_many([*along, live])
+    else:
+        await live.save(force_create=True)  # as `outbox.enqueue`: one row is one plain INSERT
 
 
 # --- the assignee (SPEC §10.2, §10.4)
@@ -185,15 +192,27 @@ async def choose_assignee(chat: Chat, client: Client) -> tuple[int, AssignmentRe
     return await owner_of(client.account_id), AssignmentReason.OWNER_FALLBACK
 
 
-async def on_client_message(chat: Chat, client: Client, message_id: int, now: datetime) -> None:
+async def on_client_message(chat: Chat, client: Client, message_id: int, now: datetime) -> list[int]:
     """What a client's message does to his conversation (SPEC §10.2, §10.5, §10.7), in its transaction:
     a resolved, pending or snoozed chat opens again (assignee kept); a chat nobody can answer for gets its
-    assignee; the wait for a staff reply starts. The caller then tells those who may see the chat."""
+    assignee; the wait for a staff reply starts. Returns who answers for the client once that is settled
+    (`answering_for`): the caller tells them."""
     # The chat's row is written once here, the message's time included (the caller leaves it to this).
     updates: dict = {"last_inbound_message_id": message_id}
     if chat.last_message_at is None or chat.last_message_at < now:
         updates["last_message_at"] = now
-    route = chat.assignee_id is None or not await _still_answers(chat)
+    recipients: list[int] | None = None
+    if chat.assignee_id is None:
+        route = True
+    elif chat.status == ChatStatus.RESOLVED:
+        # A returning client (his chat was resolved) whose assignee is away is routed anew too.
+        route = not await _available(chat.assignee_id)
+    else:
+        # A deactivated assignee answers nothing: his chat is routed anew; an open conversation waits for its away
+        # assignee. Those who answer include the assignee exactly when he is active, so one read tells both (the
+        # chat's row is locked: its assignee cannot change meanwhile).
+        recipients = await answering_for(client.id)
+        route = chat.assignee_id not in recipients
     if chat.status != ChatStatus.OPEN:
         chat.status, chat.snoozed_until = ChatStatus.OPEN, None
         updates.update(status=ChatStatus.OPEN, snoozed_until=None)
@@ -207,14 +226,8 @@ async def on_client_message(chat: Chat, client: Client, message_id: int, now: da
         # The caller's copy of the chat predates this message: no time yet means this message made the chat.
         await change_assignee(chat, assignee, reason=reason, actor_id=None, now=now,
                               listed=chat.last_message_at is not None)
-
-
-async def _still_answers(chat: Chat) -> bool:
-    """A deactivated assignee answers nothing: his chat is routed anew. A returning client (his chat was resolved)
-    whose assignee is away is routed anew too; an open conversation waits for its away assignee."""
-    if chat.status == ChatStatus.RESOLVED:
-        return await _available(chat.assignee_id)
-    return await Employee.exists(id=chat.assignee_id, active=True)
+        recipients = None  # read after the routing, so a new lead's assignee gets this very message
+    return recipients if recipients is not None else await answering_for(client.id)
 
 
 async def on_staff_message(chat: Chat, employee_id: int, message_id: int, now: datetime) -> None:

@@ -83,18 +83,18 @@ async def record_inbound(
         )
         if attachment is not None:
             await attachments.add(message.id, attachment, now)
-        # Routed before the recipients are read, so a new lead's assignee gets this very message.
-        await conversations.on_client_message(chat, client, message.id, now)
-        recipients = await conversations.answering_for(client.id)
-        await outbox.enqueue_many([
+        # Routed before the recipients are settled, so a new lead's assignee gets this very message.
+        recipients = await conversations.on_client_message(chat, client, message.id, now)
+        to_staff = [
             outbox.row(account_id=client.account_id, kind=outbox.MESSAGE_TO_STAFF,
                        dedupe_key=f"{outbox.MESSAGE_TO_STAFF}:{message.id}:{employee_id}", employee_id=employee_id,
                        client_id=client.id, payload={"message_id": message.id}, now=now)
             for employee_id in recipients
-        ])
-        # Those who get the message in Telegram are the managers whose tabs show the chat (SPEC §10.3): one read.
+        ]
+        # Those who get the message in Telegram are the managers whose tabs show the chat (SPEC §10.3): one read,
+        # and their rows go out with the live event in one statement.
         await conversations.announce(
-            chat, "message", now, key=message.id, message_id=message.id, direction="in",
+            chat, "message", now, key=message.id, message_id=message.id, direction="in", along=to_staff,
             audience=conversations.Audience(frozenset(recipients), managers=chat.assignee_id is None))
         return message
 

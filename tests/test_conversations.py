@@ -485,3 +485,99 @@ async def test_answering_a_client_reads_his_chat_for_whoever_answers(db):
     await dialogs.record_outbound(shop.managers[0], client.id, "answered from Telegram", now=at(3))
     assert (await listing.chat_summaries([chat.id], shop.managers[0].id))[chat.id].unread == 0
     assert (await listing.chat_summaries([chat.id], shop.owner.id))[chat.id].unread == 2
+
+
+# --- the recipients of a client's message are read once with the assignee's check (issue 14)
+
+async def _to_staff(message_id: int) -> list[int]:
+    return sorted(await Outbox.filter(kind=outbox.MESSAGE_TO_STAFF,
+                                      dedupe_key__startswith=f"{outbox.MESSAGE_TO_STAFF}:{message_id}:")
+                  .values_list("employee_id", flat=True))
+
+
+async def _event_of(message_id: int) -> dict:
+    [payload] = await Outbox.filter(kind=outbox.CHAT_EVENT, dedupe_key__endswith=f":message:{message_id}") \
+        .values_list("payload", flat=True)
+    return payload
+
+
+async def test_an_open_chat_of_an_away_assignee_waits_for_him_and_he_gets_the_message(db):
+    shop = await make_shop(managers=2)
+    client, chat = await _lead(shop)
+    await Employee.filter(id=shop.managers[0].id).update(away=True)
+    message = await dialogs.record_inbound(client, "anyone?", now=at(2))
+    assert (await reload(chat)).assignee_id == shop.managers[0].id
+    assert await _reasons(chat) == ["rotation"]
+    assert await _to_staff(message.id) == [shop.managers[0].id]
+    assert (await _event_of(message.id))["audience"] == {"employee_ids": [shop.managers[0].id], "managers": False}
+
+
+@pytest.mark.parametrize("status", ["pending", "snoozed"])
+async def test_a_waiting_chat_of_a_deactivated_assignee_is_routed_anew_and_its_message_goes_to_the_new_one(
+        db, status):
+    shop = await make_shop(managers=2)
+    client, chat = await _lead(shop)
+    await conversations.set_status(shop.admin, chat.id, status, now=at(2),
+                                   snoozed_until=at(60) if status == "snoozed" else None)
+    await Employee.filter(id=shop.managers[0].id).update(active=False)
+    message = await dialogs.record_inbound(client, "anyone?", now=at(3))
+    chat = await reload(chat)
+    assert (chat.assignee_id, chat.status) == (shop.managers[1].id, ChatStatus.OPEN)
+    assert await _to_staff(message.id) == [shop.managers[1].id]
+    event = await _event_of(message.id)
+    assert (event["assignee_id"], event["audience"]["employee_ids"]) == (shop.managers[1].id, [shop.managers[1].id])
+
+
+async def test_a_message_reaches_the_assignee_and_the_personal_and_order_managers_once_each(db):
+    shop = await make_shop(managers=3)
+    client, chat = await _lead(shop)
+    await set_personal_manager(shop.owner, client.id, shop.managers[1].id)
+    order = await create_order(shop.account.id, client_id=client.id, offer_id=shop.offer.id, now=at(2))
+    await Order.filter(id=order.id).update(order_manager_id=shop.managers[2].id)
+    message = await dialogs.record_inbound(client, "and now?", now=at(3))
+    everyone = sorted(m.id for m in shop.managers)
+    assert await _to_staff(message.id) == everyone
+    assert (await _event_of(message.id))["audience"] == {"employee_ids": everyone, "managers": False}
+    assert (await reload(chat)).assignee_id == shop.managers[0].id
+
+
+async def test_a_clients_everyday_message_is_stored_in_five_statements_between_begin_and_commit(pg, monkeypatch):
+    """Issue 14: the chat locked, the message, who answers (which also says the assignee still does), the chat
+    moved, and the outbox rows (his managers' and the live event) in one statement. PostgreSQL's statements, as
+    asyncpg sends them; a new statement here costs every customer message a round trip."""
+    import asyncpg.connection
+
+    shop = await make_shop(managers=2)
+    client, _ = await _lead(shop)
+    await dialogs.record_inbound(client, "second", now=at(2))
+    sent: list[str] = []
+    do_execute, execute = asyncpg.connection.Connection._do_execute, asyncpg.connection.Connection.execute
+
+    async def counted_do_execute(self, query, *args, **kwargs):
+        sent.append(query if isinstance(query, str) else query.query)
+        return await do_execute(self, query, *args, **kwargs)
+
+    async def counted_execute(self, query, *args, **kwargs):
+        if not args:  # a plain query (BEGIN, COMMIT) goes this way; one with arguments through _do_execute
+            sent.append(query)
+        return await execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "_do_execute", counted_do_execute)
+    monkeypatch.setattr(asyncpg.connection.Connection, "execute", counted_execute)
+    await dialogs.record_inbound(client, "third", now=at(3))
+    monkeypatch.undo()
+    assert [_statement(q) for q in sent] == [
+        "BEGIN", "SELECT chat FOR UPDATE", "INSERT message", "SELECT employee", "UPDATE chat", "INSERT outbox",
+        "COMMIT"], sent
+
+
+def _statement(sql: str) -> str:
+    """`SELECT <columns> FROM "chat" … FOR UPDATE` as `SELECT chat FOR UPDATE`: the verb and the table."""
+    words = sql.replace('"', "").rstrip(";").split()
+    if words[0] == "SELECT":
+        return " ".join(["SELECT", words[words.index("FROM") + 1]] + (["FOR UPDATE"] if "FOR UPDATE" in sql else []))
+    if words[0] == "INSERT":
+        return f"INSERT {words[2]}"
+    if words[0] == "UPDATE":
+        return f"UPDATE {words[1]}"
+    return words[0]

@@ -179,3 +179,44 @@ async def test_no_telegram_delivery_for_a_client_without_telegram(db):
     client = await new_client(shop)
     await dialogs.record_outbound(shop.managers[0], client.id, "by e-mail only")
     assert await Outbox.filter(kind="message.to_client").count() == 0
+
+
+# --- who writes to the bot (the identity middleware's one lookup for a customer)
+
+async def test_the_sender_is_a_known_client_or_nobody_known(db):
+    from sales.clients import telegram_sender
+
+    shop = await make_shop(managers=1)
+    client, _ = await client_from_telegram(shop.account.id, 5001)
+    employee, found = await telegram_sender(shop.account.id, 5001)
+    assert (employee, found.id, found.telegram_user_id) == (None, client.id, 5001)
+    assert await telegram_sender(shop.account.id, 5002) == (None, None)
+
+
+async def test_a_linked_employee_is_staff_even_when_he_is_also_a_client(db):
+    from sales.clients import telegram_sender
+    from storage.models import Employee
+
+    shop = await make_shop(managers=2)
+    await Employee.filter(id=shop.managers[0].id).update(telegram_user_id=5001)
+    await Employee.filter(id=shop.managers[1].id).update(telegram_user_id=5003)
+    await client_from_telegram(shop.account.id, 5001)  # he wrote to the bot before he was linked
+    employee, client = await telegram_sender(shop.account.id, 5001)
+    assert (employee.id, client) == (shop.managers[0].id, None)
+    employee, client = await telegram_sender(shop.account.id, 5003)  # staff only, no client row
+    assert (employee.id, client) == (shop.managers[1].id, None)
+
+
+async def test_a_deactivated_employee_or_another_accounts_one_is_no_staff_here(db):
+    from sales.clients import telegram_sender
+    from storage.models import Employee
+
+    shop, other = await make_shop(managers=1), await make_shop(managers=1)
+    client, _ = await client_from_telegram(shop.account.id, 5001)
+    await Employee.filter(id=other.managers[0].id).update(telegram_user_id=5001)
+    employee, found = await telegram_sender(shop.account.id, 5001)
+    assert (employee, found.id) == (None, client.id)
+    await Employee.filter(id=shop.managers[0].id).update(telegram_user_id=5001, active=False)
+    employee, found = await telegram_sender(shop.account.id, 5001)
+    assert (employee, found.id) == (None, client.id)
+    assert await telegram_sender(shop.account.id, 5009) == (None, None)
