@@ -63,10 +63,14 @@ async def test_the_api_needs_a_login(api):
     assert (await response.json())["error"] == {"code": "unauthorized", "message": "log in first", "field": None}
 
 
+CSRF_REFUSAL = {"code": "csrf", "message": "missing or wrong X-CSRF-Token header", "field": None}
+
+
 async def test_a_change_without_the_csrf_header_is_refused(api):
     await api.log_in(api.shop.admin.email)
     response = await api.client.post("/api/v1/tokens", json={"name": "crm"})
-    assert response.status == 403 and (await response.json())["error"]["code"] == "csrf"
+    assert response.status == 403
+    assert (await response.json())["error"] == CSRF_REFUSAL
 
 
 async def test_a_reloaded_page_learns_its_csrf_token_again_from_the_session(api):
@@ -78,7 +82,8 @@ async def test_a_reloaded_page_learns_its_csrf_token_again_from_the_session(api)
 async def test_a_change_with_a_wrong_csrf_token_is_refused(api):
     csrf = await api.log_in(api.shop.admin.email)
     response = await api.client.post("/api/v1/tokens", json={"name": "crm"}, headers={"X-CSRF-Token": csrf + "x"})
-    assert response.status == 403 and (await response.json())["error"]["code"] == "csrf"
+    assert response.status == 403
+    assert (await response.json())["error"] == CSRF_REFUSAL
 
 
 async def test_patch_and_delete_without_the_csrf_header_are_refused_and_change_nothing(api):
@@ -106,6 +111,13 @@ async def test_an_admin_makes_a_bearer_token_that_works_without_cookies(api, aio
     assert listed.status == 200
     wrong = await api.client.get("/api/v1/important", headers={"Authorization": "Bearer closer_nope"})
     assert wrong.status == 401
+
+
+async def test_an_unknown_bearer_token_is_refused_as_unknown_or_revoked(api):
+    response = await api.client.get("/api/v1/important", headers={"Authorization": "Bearer closer_nope"})
+    assert response.status == 401
+    assert (await response.json())["error"] == {
+        "code": "unauthorized", "message": "unknown or revoked token", "field": None}
 
 
 async def test_a_manager_cannot_make_tokens(api):

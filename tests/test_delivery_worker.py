@@ -7,13 +7,19 @@ channel itself is exercised end to end against the Bot API emulator.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
+import pytest
+from tortoise.exceptions import OperationalError
+
 from bot.pacing import Unreachable
+from delivery import worker as worker_module
 from delivery.worker import DeliveryWorker
 from sales import outbox
+from sales.clock import utcnow
 from storage.models import Outbox, OutboxStatus
-from tests.factories import at, make_shop
+from tests.factories import at, make_shop, new_client
 
 
 class Recorder:
@@ -71,7 +77,7 @@ async def test_due_rows_are_delivered_once_and_marked_sent(db):
     assert await worker.run_once() == 3
     assert await worker.run_once() == 0
     assert channel.sent == [r.id for r in rows]
-    assert {r.status for r in await Outbox.all()} == {OutboxStatus.SENT}
+    assert {(r.status, r.sent_at, r.last_error) for r in await Outbox.all()} == {(OutboxStatus.SENT, at(1), None)}
 
 
 async def test_rows_of_other_kinds_are_left_for_their_channel(db):
@@ -103,6 +109,62 @@ async def test_a_failure_is_retried_later_with_backoff(db):
     assert channel.sent == [row.id] and (await Outbox.get(id=row.id)).status == OutboxStatus.SENT
 
 
+async def test_a_row_sent_after_a_failure_no_longer_carries_the_failure(db):
+    shop = await make_shop(managers=1)
+    [row] = await _rows(shop, 1)
+    clock = Clock(at(1))
+    worker = DeliveryWorker([Recorder(fail_times=1)], clock=clock)
+    await worker.run_once()
+    clock.now = (await Outbox.get(id=row.id)).available_at
+    await worker.run_once()
+    sent = await Outbox.get(id=row.id)
+    assert (sent.status, sent.last_error, sent.sent_at) == (OutboxStatus.SENT, None, clock.now)
+
+
+async def test_retries_wait_two_seconds_then_twice_as_long_each_time_up_to_five_minutes(db):
+    shop = await make_shop(managers=1)
+    [row] = await _rows(shop, 1)
+    clock = Clock(at(1))
+    worker = DeliveryWorker([Recorder(fail_times=100)], clock=clock, max_attempts=20)
+    waits = []
+    for _ in range(10):
+        await worker.run_once()
+        due = (await Outbox.get(id=row.id)).available_at
+        waits.append((due - clock.now).total_seconds())
+        clock.now = due
+    assert waits == [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
+
+
+async def test_a_failed_send_is_logged_with_its_row_kind_and_error(db, caplog):
+    shop = await make_shop(managers=1)
+    [row] = await _rows(shop, 1)
+    with caplog.at_level(logging.WARNING, logger="delivery.worker"):
+        await DeliveryWorker([Recorder(fail_times=1)], clock=Clock(at(1))).run_once()
+    [record] = [r for r in caplog.records if r.name == "delivery.worker"]
+    assert (record.levelname, record.getMessage()) == ("WARNING", "delivery failed")
+    assert (record.outbox_id, record.kind, record.error) == (row.id, "test.ping", "ConnectionError('network down')")
+
+
+class LongFailure(Recorder):
+    async def deliver(self, row: Outbox) -> bool:
+        raise ConnectionError("x" * 5000)
+
+
+async def test_a_failures_reason_is_kept_to_its_first_2000_characters_retried_or_parked(db):
+    shop = await make_shop(managers=1)
+    [row] = await _rows(shop, 1)
+    clock = Clock(at(1))
+    worker = DeliveryWorker([LongFailure()], clock=clock, max_attempts=2)
+    reasons = []
+    for _ in range(2):
+        await worker.run_once()
+        failed = await Outbox.get(id=row.id)
+        reasons.append((failed.status, failed.last_error))
+        clock.now += timedelta(hours=1)
+    expected = repr(ConnectionError("x" * 5000))[:2000]
+    assert reasons == [(OutboxStatus.PENDING, expected), (OutboxStatus.PARKED, expected)]
+
+
 async def test_a_row_that_keeps_failing_is_parked(db):
     shop = await make_shop(managers=1)
     [row] = await _rows(shop, 1)
@@ -113,6 +175,20 @@ async def test_a_row_that_keeps_failing_is_parked(db):
         clock.now += timedelta(hours=1)
     parked = await Outbox.get(id=row.id)
     assert (parked.status, parked.attempts) == (OutboxStatus.PARKED, 3)
+    assert (parked.last_error, parked.sent_at) == ("ConnectionError('network down')", at(1) + timedelta(hours=2))
+
+
+async def test_by_default_a_row_is_parked_after_its_eighth_failed_attempt(db):
+    shop = await make_shop(managers=1)
+    [row] = await _rows(shop, 1)
+    clock = Clock(at(1))
+    worker = DeliveryWorker([Recorder(fail_times=100)], clock=clock)
+    statuses = []
+    for _ in range(8):
+        await worker.run_once()
+        statuses.append((await Outbox.get(id=row.id)).status)
+        clock.now += timedelta(hours=1)
+    assert statuses == [OutboxStatus.PENDING] * 7 + [OutboxStatus.PARKED]
 
 
 async def test_a_recipient_who_blocked_the_bot_is_marked_and_the_row_parked(db):
@@ -121,7 +197,8 @@ async def test_a_recipient_who_blocked_the_bot_is_marked_and_the_row_parked(db):
     channel = Recorder(unreachable=True)
     await DeliveryWorker([channel], clock=Clock(at(1))).run_once()
     assert channel.marked_unreachable == [row.id]
-    assert (await Outbox.get(id=row.id)).status == OutboxStatus.PARKED
+    parked = await Outbox.get(id=row.id)
+    assert (parked.status, parked.last_error) == (OutboxStatus.PARKED, "unreachable: bot was blocked by the user")
 
 
 async def test_nothing_to_send_to_is_skipped_not_retried(db):
@@ -140,6 +217,122 @@ async def test_rows_to_one_recipient_go_in_order(db):
     sent_first = [i for i in channel.sent if i in {r.id for r in first}]
     sent_second = [i for i in channel.sent if i in {r.id for r in second}]
     assert sent_first == [r.id for r in first] and sent_second == [r.id for r in second]
+
+
+async def test_a_round_claims_at_most_a_hundred_rows_and_the_next_round_the_rest(db):
+    shop = await make_shop(managers=1)
+    await outbox.enqueue_many([
+        outbox.row(account_id=shop.account.id, kind="test.ping", dedupe_key=f"many:{i}",
+                   employee_id=shop.managers[0].id, now=at(0))
+        for i in range(101)
+    ])
+    worker = DeliveryWorker([Recorder()], clock=Clock(at(1)))
+    assert (await worker.run_once(), await worker.run_once()) == (100, 1)
+
+
+class Gauge(Recorder):
+    """Counts the sends on the wire at once."""
+
+    def __init__(self):
+        super().__init__(pause=0.05)
+        self.now = self.most = 0
+
+    async def deliver(self, row: Outbox) -> bool:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            return await super().deliver(row)
+        finally:
+            self.now -= 1
+
+
+async def test_at_most_eight_sends_are_on_the_wire_at_once(db):
+    shop = await make_shop(managers=12)
+    for manager in shop.managers:
+        await _rows(shop, 1, employee=manager)
+    channel = Gauge()
+    assert await DeliveryWorker([channel], clock=Clock(at(1))).run_once() == 12
+    assert channel.most == 8
+
+
+@pytest.mark.parametrize("recipients", ["employees", "clients"])
+async def test_one_recipients_slow_send_does_not_hold_up_another_recipient(db, recipients):
+    shop = await make_shop(managers=2)
+    if recipients == "employees":
+        [slow] = await _rows(shop, 1, employee=shop.managers[0])
+        [quick] = await _rows(shop, 1, employee=shop.managers[1])
+    else:
+        slow, quick = [
+            await outbox.enqueue(account_id=shop.account.id, kind="test.ping", dedupe_key=f"client:{client.id}",
+                                 client_id=client.id, now=at(0))
+            for client in (await new_client(shop), await new_client(shop))
+        ]
+    other_sent = asyncio.Event()
+
+    class WaitsForTheOther(Recorder):
+        async def deliver(self, row: Outbox) -> bool:
+            if row.id == slow.id:
+                await asyncio.wait_for(other_sent.wait(), timeout=5)
+            else:
+                other_sent.set()
+            return await super().deliver(row)
+
+    channel = WaitsForTheOther()
+    await DeliveryWorker([channel], clock=Clock(at(1))).run_once()
+    assert channel.sent == [quick.id, slow.id]
+
+
+async def test_each_claimed_batch_is_told_to_the_live_events_before_it_is_sent_and_an_empty_round_is_not(db):
+    shop = await make_shop(managers=1)
+    rows = await _rows(shop, 2)
+    channel = Recorder()
+    told = []
+
+    async def on_claimed(claimed):
+        told.append(([r.id for r in claimed], list(channel.sent)))
+
+    worker = DeliveryWorker([channel], clock=Clock(at(1)), on_claimed=on_claimed)
+    await worker.run_once()
+    await worker.run_once()
+    assert told == [([r.id for r in rows], [])]
+
+
+async def test_a_failing_live_events_hook_is_logged_and_delivery_goes_on(db, caplog):
+    shop = await make_shop(managers=1)
+    [row] = await _rows(shop, 1)
+    channel = Recorder()
+
+    async def on_claimed(claimed):
+        raise RuntimeError("live events down")
+
+    with caplog.at_level(logging.WARNING, logger="delivery.worker"):
+        await DeliveryWorker([channel], clock=Clock(at(1)), on_claimed=on_claimed).run_once()
+    assert channel.sent == [row.id]
+    [record] = [r for r in caplog.records if r.name == "delivery.worker"]
+    assert (record.levelname, record.getMessage()) == ("ERROR", "live events failed") and record.exc_info
+
+
+async def test_a_round_leaves_no_lease_renewal_running_behind_it(db):
+    shop = await make_shop(managers=1)
+    await _rows(shop, 1)
+    before = asyncio.all_tasks()
+    await DeliveryWorker([Recorder()], clock=Clock(at(1))).run_once()
+    await asyncio.sleep(0)
+    assert {t for t in asyncio.all_tasks() - before if not t.done()} == set()
+
+
+async def test_a_rounds_places_go_only_to_due_pending_rows_of_its_kinds(db):
+    shop = await make_shop(managers=1)
+    [sent, not_due, other_kind] = [
+        await outbox.enqueue(account_id=shop.account.id, kind=kind, dedupe_key=f"blocker:{i}",
+                             employee_id=shop.managers[0].id, now=now)
+        for i, (kind, now) in enumerate([("test.ping", at(0)), ("test.ping", at(10)), ("order.created_email", at(0))])
+    ]
+    await Outbox.filter(id=sent.id).update(status=OutboxStatus.SENT)
+    [due] = await _rows(shop, 1)
+    channel = Recorder()
+    assert await DeliveryWorker([channel], clock=Clock(at(1)), batch=1).run_once() == 1
+    assert channel.sent == [due.id]
 
 
 async def test_two_workers_at_once_never_deliver_a_row_twice(db):
@@ -168,10 +361,6 @@ async def test_a_row_claimed_by_a_worker_that_died_is_sent_after_its_lease(db):
 
 async def test_while_storage_is_down_the_worker_says_so_once_backs_off_and_says_when_it_resumes(caplog):
     """Issue 11: not a traceback every 0.2 s for as long as the database is away."""
-    import logging
-
-    from tortoise.exceptions import OperationalError
-
     worker = DeliveryWorker([], idle_sleep=0.01)
     rounds = []
 
@@ -226,3 +415,124 @@ async def test_without_renewal_a_send_that_outlasts_the_lease_is_claimed_again(d
     survivor = Recorder()
     assert await DeliveryWorker([survivor], lease=lease).run_once() == 1
     assert survivor.sent == [row.id]
+
+
+class Waits:
+    """The worker's asyncio, with its pauses and idle waits written down instead of waited for."""
+
+    def __init__(self):
+        self.waits: list[tuple[str, float]] = []
+
+    def __getattr__(self, name):
+        return getattr(asyncio, name)
+
+    async def sleep(self, seconds):
+        self.waits.append(("pause", seconds))
+        await asyncio.sleep(0)
+
+    async def wait_for(self, awaitable, timeout):
+        awaitable.close()
+        self.waits.append(("idle", timeout))
+        raise TimeoutError
+
+
+def _scripted(monkeypatch, rounds):
+    """A worker whose rounds give, one after another, these results (an exception is raised); then it stops."""
+    waits = Waits()
+    monkeypatch.setattr(worker_module, "asyncio", waits)
+    worker = DeliveryWorker([])
+    script = iter(rounds)
+
+    async def run_once():
+        outcome = next(script, asyncio.CancelledError())
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    worker.run_once = run_once
+    return worker, waits
+
+
+async def _run_until_stopped(worker):
+    with pytest.raises(asyncio.CancelledError):
+        await worker.run_forever()
+
+
+async def test_while_storage_is_down_rounds_pause_twice_as_long_each_time_from_twice_the_idle_sleep_up_to_five_s(
+        monkeypatch):
+    worker, waits = _scripted(monkeypatch, [OperationalError("connection refused")] * 7 + [1])
+    await _run_until_stopped(worker)
+    assert waits.waits == [("pause", 0.4), ("pause", 0.8), ("pause", 1.6), ("pause", 3.2), ("pause", 5.0),
+                           ("pause", 5.0), ("pause", 5.0)]
+
+
+async def test_each_outage_is_said_when_it_starts_and_when_it_ends_with_its_failed_rounds(monkeypatch, caplog):
+    down = OperationalError("connection refused")
+    worker, _ = _scripted(monkeypatch, [down, 1, down, down, down, 1])
+    with caplog.at_level(logging.INFO, logger="delivery.worker"):
+        await _run_until_stopped(worker)
+    said = [(r.getMessage(), getattr(r, "error", None), getattr(r, "failed_rounds", None))
+            for r in caplog.records if r.name == "delivery.worker"]
+    paused, resumed = "delivery paused: storage unavailable", "delivery resumed"
+    assert said == [(paused, repr(down), None), (resumed, None, 1), (paused, repr(down), None), (resumed, None, 3)]
+
+
+async def test_an_idle_round_waits_the_idle_sleep_and_a_busy_one_goes_straight_on(monkeypatch):
+    worker, waits = _scripted(monkeypatch, [0, 5, 1, 0])
+    await _run_until_stopped(worker)
+    assert waits.waits == [("idle", 0.2), ("idle", 0.2)]
+
+
+async def test_an_unexpected_failure_of_a_round_is_logged_with_its_traceback_and_waited_out_like_an_idle_round(
+        monkeypatch, caplog):
+    worker, waits = _scripted(monkeypatch, [RuntimeError("bug"), 1])
+    with caplog.at_level(logging.INFO, logger="delivery.worker"):
+        await _run_until_stopped(worker)
+    [record] = [r for r in caplog.records if r.name == "delivery.worker"]
+    assert (record.levelname, record.getMessage()) == ("ERROR", "delivery round failed; retrying")
+    assert record.exc_info[0] is RuntimeError
+    assert waits.waits == [("idle", 0.2)]
+
+
+async def test_a_lease_renewal_that_fails_is_logged_and_the_row_still_goes(db, monkeypatch, caplog):
+    shop = await make_shop(managers=1)
+    [row] = await _rows(shop, 1, minute=-1)
+
+    class Away:
+        @staticmethod
+        def filter(**_):
+            raise OperationalError("database is away")
+
+    class SendsWhileTheDatabaseIsAway(Recorder):
+        async def deliver(self, row: Outbox) -> bool:
+            monkeypatch.setattr(worker_module, "Outbox", Away)
+            await asyncio.sleep(0.35)
+            monkeypatch.setattr(worker_module, "Outbox", Outbox)
+            return await super().deliver(row)
+
+    channel = SendsWhileTheDatabaseIsAway()
+    with caplog.at_level(logging.WARNING, logger="delivery.worker"):
+        assert await DeliveryWorker([channel], lease=timedelta(seconds=0.3)).run_once() == 1
+    said = {(r.levelname, r.getMessage(), r.error) for r in caplog.records if r.name == "delivery.worker"}
+    assert said == {("WARNING", "could not renew a delivery lease", repr(OperationalError("database is away")))}
+    assert channel.sent == [row.id]
+
+
+async def test_a_lease_renewal_holds_only_its_own_batchs_rows(db):
+    shop = await make_shop(managers=1)
+    [row] = await _rows(shop, 1, minute=-1)
+    [other] = await _rows(shop, 1, kind="order.created_email", minute=-1)
+    assert await DeliveryWorker([Recorder(pause=0.5)], lease=timedelta(seconds=0.3)).run_once() == 1
+    assert (await Outbox.get(id=other.id)).available_at == other.available_at
+    assert (await Outbox.get(id=row.id)).status == OutboxStatus.SENT
+
+
+async def test_a_row_that_failed_keeps_its_backoff_while_the_rest_of_its_batch_is_sent(db):
+    shop = await make_shop(managers=1)
+    [failing, _] = await _rows(shop, 2, minute=-1)
+    await Outbox.filter(id=failing.id).update(attempts=5)  # the sixth attempt fails: 64 s of backoff
+    started = utcnow()
+    await DeliveryWorker([Recorder(fail_times=1, pause=0.5)], lease=timedelta(seconds=0.3)).run_once()
+    failed = await Outbox.get(id=failing.id)
+    assert failed.status == OutboxStatus.PENDING
+    assert failed.available_at >= started + timedelta(seconds=64)  # not a lease of 0.3 s renewed meanwhile
