@@ -185,16 +185,17 @@ async def set_status(
             if status == OrderStatus.CANCELLED:
                 # Nothing is left to recover: its failed payment leaves Important, and the alerts say why.
                 await important.resolve_for_order(order, now)
-            await order_events.order_changed(order, now)
     return order
 
 
 async def _change_status(order: Order, status: OrderStatus, actor: Employee, now: datetime) -> None:
-    """A change by hand, kept with who made it: the order's history shows it (the caller holds the row lock)."""
+    """A change by hand, kept with who made it: the order's history shows it, and an open chat of the client follows
+    it live (the caller holds the row lock)."""
     await OrderStatusChange.create(order_id=order.id, actor_id=actor.id, from_status=order.status, to_status=status,
                                    created_at=now)
     order.status = status
     await order.save(update_fields=["status", "updated_at"])
+    await order_events.order_changed(order, now)
 
 
 async def mark_payment_link_sent(actor: Employee, order_id: int, *, now: datetime | None = None) -> Order:
@@ -206,7 +207,6 @@ async def mark_payment_link_sent(actor: Employee, order_id: int, *, now: datetim
         _require_may_work_on(actor, order)
         if order.status == OrderStatus.NEW:
             await _change_status(order, OrderStatus.AWAITING_PAYMENT, actor, now)
-            await order_events.order_changed(order, now)
         await note_manager_action(order, actor, now)
     return order
 

@@ -672,7 +672,8 @@ async function mountChat(chatId, signal, { close, panes, list }) {
   // An order's status changed from the card (a cancel, a payment link sent): its line in the timeline follows.
   const orderChanged = () => { if (!signal.aborted) drawHistory().catch(() => null); };
   // The card follows its client's orders and managers; not while the employee is typing in it (his edit would go).
-  const cardNow = () => clientCard(card, chat.client.id, { signal, changed: orderChanged }).catch(() => null);
+  const drawCard = () => clientCard(card, chat.client.id, { signal, changed: orderChanged });
+  const cardNow = () => drawCard().catch(() => null);
   const cardSoon = debounce(() => {
     if (signal.aborted) return;
     if (card.contains(document.activeElement) || card.dirty) { card.stale = true; return; }
@@ -700,7 +701,7 @@ async function mountChat(chatId, signal, { close, panes, list }) {
     }
     refreshBadge();
   })();
-  await Promise.all([seen, drawBar(chat).catch(lost), clientCard(card, chat.client.id, { signal, changed: orderChanged })]);
+  await Promise.all([seen, drawBar(chat).catch(lost), drawCard()]);
 }
 
 // The bar over a conversation: who answers for it, Take, assign or hand over, its status, its trail (SPEC §10.4).

@@ -111,8 +111,9 @@ function chatTimeline(list, chatId, currentChat, { firstPage = null } = {}) {
   list.addEventListener("scroll", () => { if (list.scrollTop < 80) older(); });
 
   // Client messages come through app.js (it reads them too). Notes, changes of assignee and of its orders come as
-  // this chat's events; an order (its manager's ping) or a failed payment (an important item) only to those it concerns, and
-  // not always naming the chat: such a rare event of one's own is worth one look, unless it names another chat.
+  // this chat's events; an order (its manager's ping) or a failed payment (an important item) only to those it
+  // concerns, and not always naming the chat: such a rare event of one's own is worth one look, unless it names
+  // another chat.
   onLive((event) => {
     const chat = currentChat();
     const chatOf = event.chat_id ?? event.payload?.chat_id;
