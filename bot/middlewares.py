@@ -11,16 +11,20 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
-from tortoise.exceptions import IntegrityError
 
 from bot.recording import answering
 from bot.registry import BotRegistry
 from sales.clients import client_from_telegram, pick_language, telegram_sender
 from sales.clock import utcnow
-from storage.models import TelegramUpdate
+from storage import sql
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+# Every update makes these two (telegram_update's unique bot and update ids): written by hand, see storage.sql.
+CLAIM = sql.Statement("INSERT INTO telegram_update (bot_id, update_id, received_at) VALUES ($1, $2, $3) "
+                      "ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING id")
+RELEASE = sql.Statement("DELETE FROM telegram_update WHERE id = $1")
 
 
 class UpdateOnceMiddleware(BaseMiddleware):
@@ -34,9 +38,8 @@ class UpdateOnceMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         bot: Bot = data["bot"]
-        try:
-            claim = await TelegramUpdate.create(bot_id=bot.id, update_id=event.update_id, received_at=utcnow())
-        except IntegrityError:
+        claim = await sql.first(CLAIM, bot.id, event.update_id, utcnow())
+        if claim is None:
             log.info("duplicate update skipped", extra={"bot_id": bot.id, "update_id": event.update_id})
             return None
         try:
@@ -44,7 +47,7 @@ class UpdateOnceMiddleware(BaseMiddleware):
         except TelegramAPIError:
             raise
         except BaseException:
-            await claim.delete()
+            await sql.execute(RELEASE, claim["id"])
             raise
 
 

@@ -6,7 +6,6 @@ import re
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from sales import outbox
@@ -14,6 +13,7 @@ from sales.access import active_staff, get_in_account, is_admin, require_active
 from sales.audit import log_personal_manager_change
 from sales.clock import utcnow
 from sales.errors import Conflict, Invalid, NotAllowed
+from storage import sql
 from storage.models import (
     AssignmentLog,
     AssignmentReason,
@@ -231,6 +231,13 @@ def pick_language(code: str | None) -> str:
     return base if base in SUPPORTED_LANGUAGES else "en"
 
 
+# One query per customer update (storage.sql): his row, with whether an active employee has his Telegram id.
+_SENDER = sql.Statement(
+    "SELECT c.*, (SELECT e.id FROM employee e WHERE e.account_id = $1 AND e.telegram_user_id = $2 AND e.active "
+    "LIMIT 1) AS staff_id FROM client c WHERE c.account_id = $1 AND c.telegram_user_id = $2"
+)
+
+
 async def telegram_sender(account_id: int, telegram_user_id: int) -> tuple[Employee | None, Client | None]:
     """Who writes to the account's bot: (employee, None) for a linked active employee, whether or not he is also a
     client; else (None, client) for a known client; else (None, None).
@@ -238,10 +245,10 @@ async def telegram_sender(account_id: int, telegram_user_id: int) -> tuple[Emplo
     A known client who is not staff (every customer message) takes one query: his row, with whether an active
     employee has his Telegram id; the employee's row is read only when one has.
     """
-    staff = Employee.filter(account_id=account_id, telegram_user_id=telegram_user_id, active=True).limit(1)
-    client = await (Client.filter(account_id=account_id, telegram_user_id=telegram_user_id)
-                    .annotate(staff_id=Subquery(staff.values("id"))).first())
-    if client is not None and client.staff_id is None:
+    row = await sql.first(_SENDER, account_id, telegram_user_id)
+    # Tortoise's own constructor of a fetched row (it converts SQLite's values as its queries do).
+    client = Client._init_from_db(**row) if row is not None else None
+    if row is not None and row["staff_id"] is None:
         return None, client
     employee = await Employee.get_or_none(account_id=account_id, telegram_user_id=telegram_user_id, active=True)
     return (employee, None) if employee is not None else (None, client)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
 
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from sales import outbox
@@ -20,6 +20,7 @@ from sales.assignment import OPEN_STATUSES, Rotation, owner_of
 from sales.clock import aware, utcnow
 from sales.errors import Conflict, Invalid, NotAllowed
 from sales.listing import chat_status, visible_chat
+from storage import sql
 from storage.models import (
     Account,
     AssignmentLog,
@@ -62,22 +63,24 @@ def may_receive(audience: dict, employee_id: int, role: str) -> bool:
     return role == Role.MANAGER and bool(audience.get("managers"))
 
 
+# Open statuses are the code's constants, written into the text once.
+_ANSWERING_FOR = sql.Statement(
+    "SELECT id FROM employee WHERE active AND id IN ("
+    "SELECT order_manager_id FROM orders WHERE client_id = $1 AND status IN ("
+    + ", ".join(f"'{status.value}'" for status in OPEN_STATUSES) + ") "
+    "UNION SELECT personal_manager_id FROM client WHERE id = $1 "
+    "UNION SELECT assignee_id FROM chat WHERE client_id = $1) ORDER BY id"
+)
+
+
 async def answering_for(client_id: int) -> list[int]:
     """Who answers for a client (SPEC §4.1, §10.3): the active ones among his chat's assignee, his personal manager
     and the managers of his open orders. They get his messages in Telegram, and their Mine tabs show his chat.
 
-    One query, as it runs for every message a client writes. Everything is read from the rows, not from a caller's
-    copy, which may predate a change.
+    One statement written by hand (storage.sql), as it runs for every message a client writes. Everything is read
+    from the rows, not from a caller's copy, which may predate a change.
     """
-    open_orders = Order.filter(client_id=client_id, status__in=OPEN_STATUSES).values("order_manager_id")
-    personal = Client.filter(id=client_id).values("personal_manager_id")
-    assignee = Chat.filter(client_id=client_id).values("assignee_id")
-    return list(
-        await Employee.filter(Q(id__in=Subquery(open_orders)) | Q(id__in=Subquery(personal))
-                              | Q(id__in=Subquery(assignee)), active=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
+    return [row["id"] for row in await sql.rows(_ANSWERING_FOR, client_id)]
 
 
 async def audience_of(chat: Chat, *also: int | None, was_unassigned: bool = False) -> Audience:
@@ -105,10 +108,7 @@ async def announce(chat: Chat, event: str, now: datetime, *, key: object = None,
                  "audience": audience.as_payload(), **payload},
         now=now,
     )
-    if along:
-        await outbox.enqueue_many([*along, live])
-    else:
-        await live.save(force_create=True)  # as `outbox.enqueue`: one row is one plain INSERT
+    await outbox.enqueue_many([*along, live])
 
 
 # --- the assignee (SPEC §10.2, §10.4)
@@ -192,15 +192,19 @@ async def choose_assignee(chat: Chat, client: Client) -> tuple[int, AssignmentRe
     return await owner_of(client.account_id), AssignmentReason.OWNER_FALLBACK
 
 
+_CLIENT_WROTE = sql.Statement(
+    "UPDATE chat SET last_inbound_message_id = $2, last_message_at = $3, status = $4, snoozed_until = $5, "
+    "waiting_since = $6, unanswered_alerted_at = $7 WHERE id = $1"
+)
+
+
 async def on_client_message(chat: Chat, client: Client, message_id: int, now: datetime) -> list[int]:
     """What a client's message does to his conversation (SPEC §10.2, §10.5, §10.7), in its transaction:
     a resolved, pending or snoozed chat opens again (assignee kept); a chat nobody can answer for gets its
     assignee; the wait for a staff reply starts. Returns who answers for the client once that is settled
     (`answering_for`): the caller tells them."""
-    # The chat's row is written once here, the message's time included (the caller leaves it to this).
-    updates: dict = {"last_inbound_message_id": message_id}
-    if chat.last_message_at is None or chat.last_message_at < now:
-        updates["last_message_at"] = now
+    # This message made the chat when it has no time yet: no Unassigned tab ever listed it.
+    born = chat.last_message_at is None
     recipients: list[int] | None = None
     if chat.assignee_id is None:
         route = True
@@ -215,17 +219,18 @@ async def on_client_message(chat: Chat, client: Client, message_id: int, now: da
         route = chat.assignee_id not in recipients
     if chat.status != ChatStatus.OPEN:
         chat.status, chat.snoozed_until = ChatStatus.OPEN, None
-        updates.update(status=ChatStatus.OPEN, snoozed_until=None)
     if chat.waiting_since is None:
-        chat.waiting_since = now
-        updates.update(waiting_since=now, unanswered_alerted_at=None)
+        chat.waiting_since, chat.unanswered_alerted_at = now, None
     chat.last_inbound_message_id = message_id
-    await Chat.filter(id=chat.id).update(**updates)
+    if born or chat.last_message_at < now:
+        chat.last_message_at = now
+    # The chat's row is written once here, the message's time included (the caller leaves it to this); its row is
+    # locked, so the columns written back as read change nothing.
+    await sql.execute(_CLIENT_WROTE, chat.id, message_id, chat.last_message_at, ChatStatus(chat.status).value,
+                      chat.snoozed_until, chat.waiting_since, chat.unanswered_alerted_at)
     if route:
         assignee, reason = await choose_assignee(chat, client)
-        # The caller's copy of the chat predates this message: no time yet means this message made the chat.
-        await change_assignee(chat, assignee, reason=reason, actor_id=None, now=now,
-                              listed=chat.last_message_at is not None)
+        await change_assignee(chat, assignee, reason=reason, actor_id=None, now=now, listed=not born)
         recipients = None  # read after the routing, so a new lead's assignee gets this very message
     return recipients if recipients is not None else await answering_for(client.id)
 

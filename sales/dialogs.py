@@ -12,7 +12,8 @@ from sales import attachments, conversations, outbox
 from sales.assignment import note_actions_on_client
 from sales.clock import utcnow
 from sales.errors import Invalid
-from storage.models import Chat, Client, DialogRecord, Direction, Employee, Message, SenderKind
+from storage import sql
+from storage.models import Chat, ChatStatus, Client, DialogRecord, Direction, Employee, Message, SenderKind
 
 # Telegram's own limit for one text message; longer input is refused, not cut.
 MAX_MESSAGE = 4096
@@ -27,14 +28,27 @@ def _clean(text: str) -> str:
     return text
 
 
+# Every message runs these (written by hand, storage.sql).
+_CHAT_LOCKED = sql.Statement("SELECT * FROM chat WHERE client_id = $1 LIMIT 1 FOR UPDATE")
+_MESSAGE = sql.Statement(
+    "INSERT INTO message (chat_id, direction, sender_kind, employee_id, text, telegram_message_id, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *"
+)
+_CHAT_MOVED = sql.Statement("UPDATE chat SET last_message_at = $2 WHERE id = $1")
+# Two first messages of a new client at once (two processes) make one chat: the second waits for the first's row.
+_CHAT_NEW = sql.Statement("INSERT INTO chat (account_id, client_id, status, created_at) VALUES ($1, $2, $3, $4) "
+                          "ON CONFLICT (client_id) DO NOTHING")
+
+
 async def _locked_chat(client: Client, *, create: bool = True) -> Chat | None:
     """The client's one chat, locked: the lock serialises every writer of this conversation (PostgreSQL).
     The row is made with his first message (`create`); without it, no chat is None. Callers hold a transaction."""
-    chat = await Chat.filter(client_id=client.id).select_for_update().first()
-    if chat is None and create:
-        await Chat.create(account_id=client.account_id, client_id=client.id)
-        chat = await Chat.filter(client_id=client.id).select_for_update().get()
-    return chat
+    row = await sql.first(_CHAT_LOCKED, client.id)
+    if row is None and create:
+        await sql.execute(_CHAT_NEW, client.account_id, client.id, ChatStatus.OPEN.value, utcnow())
+        row = await sql.first(_CHAT_LOCKED, client.id)
+    # Tortoise's own constructor of a fetched row (it converts SQLite's values as its queries do).
+    return Chat._init_from_db(**row) if row is not None else None
 
 
 async def _append(
@@ -49,18 +63,11 @@ async def _append(
     touch_chat: bool = True,
 ) -> Message:
     """The message, and the chat's time of its newest message (unless the caller writes the chat's row itself)."""
-    message = await Message.create(
-        chat_id=chat.id,
-        direction=direction,
-        sender_kind=sender_kind,
-        employee_id=employee_id,
-        text=text,
-        telegram_message_id=telegram_message_id,
-        created_at=at,
-    )
+    row = await sql.first(_MESSAGE, chat.id, direction.value, sender_kind.value, employee_id, text,
+                          telegram_message_id, at)
     if touch_chat and (chat.last_message_at is None or chat.last_message_at < at):
-        await Chat.filter(id=chat.id).update(last_message_at=at)
-    return message
+        await sql.execute(_CHAT_MOVED, chat.id, at)
+    return Message._init_from_db(**row)
 
 
 async def record_inbound(

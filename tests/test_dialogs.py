@@ -24,6 +24,20 @@ async def test_inbound_message_is_stored_in_the_clients_one_chat(db):
     assert (await Chat.get(client_id=client.id)).last_message_at == at(1)
 
 
+async def test_two_first_messages_at_once_make_one_chat_with_both(pg):
+    """Two processes may take a new client's first two messages side by side: one chat holds both, neither fails."""
+    import asyncio
+
+    shop = await make_shop(managers=1)
+    client = await new_client(shop)
+    first, second = await asyncio.gather(dialogs.record_inbound(client, "Hello", now=at(0)),
+                                         dialogs.record_inbound(client, "Anyone?", now=at(1)))
+    chat = await Chat.get(client_id=client.id)
+    assert {first.chat_id, second.chat_id} == {chat.id}
+    assert sorted(await Message.filter(chat_id=chat.id).values_list("text", flat=True)) == ["Anyone?", "Hello"]
+    assert (chat.last_message_at, chat.last_inbound_message_id) == (at(1), max(first.id, second.id))
+
+
 async def test_a_message_keeps_its_telegram_id_both_ways(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)
