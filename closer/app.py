@@ -79,7 +79,7 @@ def _bots(i18n: I18n):
             await connect_default_bot(settings.bot_token.get_secret_value())
         session = make_session(settings.telegram_api_url, default_limiter(app.get(REDIS)))
         app[BOTS] = await load_registry(session)
-        app[DISPATCHER] = build_dispatcher(settings, app[BOTS], i18n, app.get(REDIS), handlers.routers())
+        app[DISPATCHER] = build_dispatcher(settings, app[BOTS], i18n, handlers.routers())
         yield
         await session.close()
 
