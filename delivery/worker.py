@@ -21,10 +21,13 @@ from tortoise.expressions import F
 
 from bot.pacing import Unreachable
 from sales.clock import utcnow
+from storage import sql
 from storage.db import STORAGE_DOWN, dialect
 from storage.models import Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
+# Every outbox row ends with it, two per customer message: written by hand (storage.sql).
+_FINISH = sql.Statement("UPDATE outbox SET status = $2, sent_at = $3, last_error = $4 WHERE id = $1")
 # The longest pause between rounds while the database or Redis is away.
 MAX_BACKOFF_SECONDS = 5.0
 
@@ -102,7 +105,7 @@ class DeliveryWorker:
         return claimed
 
     async def _finish(self, row: Outbox, status: OutboxStatus, error: str | None = None) -> None:
-        await Outbox.filter(id=row.id).update(status=status, sent_at=self._clock(), last_error=error)
+        await sql.execute(_FINISH, row.id, status.value, self._clock(), error)
 
     async def _handle(self, row: Outbox) -> None:
         channel = self._by_kind[row.kind]
@@ -155,9 +158,12 @@ class DeliveryWorker:
             await asyncio.sleep(self._lease.total_seconds() / 3)
             if not held:
                 continue
+            until = self._clock() + self._lease
             try:
-                await Outbox.filter(id__in=list(held), status=OutboxStatus.PENDING).update(
-                    available_at=self._clock() + self._lease)
+                # Never backwards: a row that failed meanwhile has its backoff, which a renewal already on its way
+                # (the row was still held when it was sent) must not cut to a lease.
+                await Outbox.filter(id__in=list(held), status=OutboxStatus.PENDING, available_at__lt=until).update(
+                    available_at=until)
             except Exception as exc:  # storage away: the batch may be sent twice after the lease, never lost
                 log.warning("could not renew a delivery lease", extra={"error": repr(exc)})
 
