@@ -150,6 +150,10 @@ async def test_in_russian_a_new_lead_appears_in_mine_live_and_the_customer_gets_
     await expect(page.locator("#card h2.client-name")).to_have_text("Anna")
     SCREENSHOTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / "rep-day-ru-chat.png"))
+    # The longer Russian words do not push Send onto a line of its own below the composer's other buttons.
+    send = await page.locator("#reply button[type=submit]").bounding_box()
+    note = await page.locator("#note-toggle").bounding_box()
+    assert abs(send["y"] - note["y"]) < 4, (send, note)
     assert await english_left(page) == []
     assert page.errors == []
 
