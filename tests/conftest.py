@@ -23,7 +23,7 @@ import asyncpg
 import pytest
 
 from storage.db import close_database, migrate, open_database
-from tests.dbtools import reset_postgres_schema, truncate_all
+from tests.dbtools import fresh_sqlite, reset_postgres_schema, truncate_all
 from tests.private_redis import private_redis
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
@@ -54,9 +54,9 @@ async def _admin(sql: str) -> None:
 
 @pytest.fixture(scope="session")
 async def database_urls(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, str | None]]:
-    """Each backend migrated from empty once per session, with the project's own migrations."""
-    sqlite_url = f"sqlite://{tmp_path_factory.mktemp('db') / 'closer-test.db'}"
-    await migrate(sqlite_url)
+    """Each backend migrated from empty with the project's own migrations: PostgreSQL once per session, SQLite once
+    per version of the schema (a copy of the template kept across sessions, see `tests.dbtools.sqlite_template`)."""
+    sqlite_url = await fresh_sqlite(tmp_path_factory.mktemp("db") / "closer-test.db")
     urls: dict[str, str | None] = {"sqlite": sqlite_url, "postgres": None}
     name = f"closer_test_{os.getpid()}_{secrets.token_hex(3)}"
     if not WITHOUT_POSTGRES and await _postgres_reachable():

@@ -2,30 +2,50 @@
 
 from __future__ import annotations
 
-import atexit
+import hashlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import asyncpg
+import tortoise
 from tortoise import connections
 
 from storage.db import dialect, migrate
 
-# One empty migrated SQLite database per test process, copied for each test that needs a file of its own: migrating
-# takes about 3 s (10 s on a loaded machine), copying a few milliseconds.
-_template: Path | None = None
+_STORAGE = Path(__file__).resolve().parent.parent / "storage"
+
+
+def _schema_key() -> str:
+    """A hash of what builds the schema: the migrations, the models and the ORM's version."""
+    digest = hashlib.sha256(tortoise.__version__.encode())
+    for source in [*sorted((_STORAGE / "migrations").rglob("*.py")), _STORAGE / "models.py"]:
+        digest.update(source.relative_to(_STORAGE).as_posix().encode() + b"\0" + source.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+# Migrating an empty SQLite database takes about 3 s (10 s on a loaded machine), copying a migrated one a few
+# milliseconds. Every pytest session pays the migration once, and mutation testing starts a session for every mutant,
+# so the migrated database is kept on disk across sessions: one file in the temp folder per version of the schema (a
+# changed migration or model gives a new name, never a stale schema). It is written under a name of its own and then
+# renamed, which is atomic, so a session running in parallel sees the whole file or none and then migrates by itself.
+async def sqlite_template() -> Path:
+    """The migrated, empty SQLite database of this schema, migrating it first if no session has yet."""
+    template = Path(tempfile.gettempdir()) / f"closer-sqlite-template-{_schema_key()}.db"
+    if not template.exists():
+        folder = Path(tempfile.mkdtemp(prefix="closer-sqlite-migrating-", dir=template.parent))
+        try:
+            await migrate(f"sqlite://{folder / 'template.db'}")
+            os.replace(folder / "template.db", template)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return template
 
 
 async def fresh_sqlite(path: Path) -> str:
-    """The URL of a new, migrated SQLite database at `path` (a copy of the process's template)."""
-    global _template
-    if _template is None:
-        folder = Path(tempfile.mkdtemp(prefix="closer-sqlite-template-"))
-        atexit.register(shutil.rmtree, folder, True)
-        await migrate(f"sqlite://{folder / 'template.db'}")
-        _template = folder / "template.db"
-    shutil.copyfile(_template, path)
+    """The URL of a new, migrated SQLite database at `path` (a copy of the cached template)."""
+    shutil.copyfile(await sqlite_template(), path)
     return f"sqlite://{path}"
 from storage.models import (
     Account,
