@@ -536,3 +536,15 @@ async def test_a_row_that_failed_keeps_its_backoff_while_the_rest_of_its_batch_i
     failed = await Outbox.get(id=failing.id)
     assert failed.status == OutboxStatus.PENDING
     assert failed.available_at >= started + timedelta(seconds=64)  # not a lease of 0.3 s renewed meanwhile
+
+
+async def test_a_lease_renewal_never_moves_a_rows_time_backwards(db):
+    """A renewal already on its way when a row of its batch failed must not cut that row's backoff to a lease."""
+    shop = await make_shop(managers=1)
+    [row] = await _rows(shop, 1, minute=-1)
+    backoff_until = utcnow() + timedelta(seconds=64)
+    await Outbox.filter(id=row.id).update(available_at=backoff_until)
+    renewing = asyncio.create_task(DeliveryWorker([Recorder()], lease=timedelta(seconds=0.03))._renew({row.id}))
+    await asyncio.sleep(0.1)  # a few renewals of the row, still held
+    renewing.cancel()
+    assert (await Outbox.get(id=row.id)).available_at == backoff_until
