@@ -19,7 +19,7 @@ def build_dispatcher(
 ) -> Dispatcher:
     # aiogram's FSM storage holds nothing of ours: what the bot waits for from a customer is on his row in the
     # database (Client.awaiting_email), which his update reads anyway. So one chat's updates are handled one at a
-    # time within a process only: across processes, the chat's row lock (sales.dialogs) orders the writers of a
+    # time within a process only: across processes, the chat's row lock (sales.dialogs) serialises the writers of a
     # conversation, and a first contact's rows are made once (unique keys). A lock in Redis around every update
     # cost 12-15 % of a customer update's CPU and bought no order (Telegram's parallel webhook connections give
     # none to keep).
