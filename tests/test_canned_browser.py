@@ -86,6 +86,28 @@ async def test_the_menu_matches_shortcuts_containing_the_typed_text_and_arrows_c
     assert page.errors == []
 
 
+async def test_typing_on_after_the_menu_opened_selects_the_best_match_of_what_is_typed(browser, inbox):
+    """A rep who types "/", sees the menu, then "gre" gets /greet with Enter, not the first reply of the whole list."""
+    chat_id = await _chat_of_anna(inbox)
+    for shortcut, text in (("agree", "Agreed, {client_name}."), ("greet", "Hi!"), ("bye", "Bye")):
+        await canned.add_reply(inbox.shop.owner, shortcut=shortcut, text=text)
+    page = await logged_in(browser, inbox, inbox.shop.managers[0])
+    await open_page(page, inbox, f"/inbox/chats/{chat_id}")
+    box = page.locator("#reply textarea")
+    await box.click()
+    await box.press_sequentially("/")
+    options = page.locator("#canned-menu [role=option]")
+    await expect(options).to_have_count(3)
+    await expect(options.nth(0)).to_have_attribute("aria-selected", "true")
+    await box.press_sequentially("gre")
+    await expect(options).to_have_count(2)
+    await expect(options.nth(0)).to_have_attribute("data-shortcut", "greet")
+    await expect(options.nth(0)).to_have_attribute("aria-selected", "true")
+    await box.press("Enter")
+    await expect(box).to_have_value("Hi!")
+    assert page.errors == []
+
+
 async def test_a_click_inserts_a_reply_and_escape_closes_the_menu(browser, inbox):
     chat_id = await _chat_of_anna(inbox)
     await canned.add_reply(inbox.shop.owner, shortcut="greet", text="Hi {client_name}!")

@@ -92,6 +92,7 @@ const cannedReplies = (() => {
     let loading = null;
     let matches = [];
     let active = 0;
+    let shown = null;        // the query the menu shows
     let dismissed = false;   // Esc (or an insertion): closed until the box no longer starts with "/"
     let busy = false;
 
@@ -110,6 +111,7 @@ const cannedReplies = (() => {
     function isOpen() { return !menu.hidden; }
 
     function close() {
+      shown = null;
       menu.hidden = true;
       box.setAttribute("aria-expanded", "false");
       box.removeAttribute("aria-activedescendant");
@@ -177,7 +179,10 @@ const cannedReplies = (() => {
       const containing = replies.filter((r) => !r.shortcut.startsWith(query) && r.shortcut.includes(query));
       const chosen = matches[active];
       matches = starting.concat(containing);
-      active = Math.max(0, matches.findIndex((r) => r.id === chosen?.id));
+      // A new query selects its best match: the one kept from "/" alone would be whatever sorted first. The same
+      // query drawn again (the list came) keeps what the arrows chose.
+      active = query === shown ? Math.max(0, matches.findIndex((r) => r.id === chosen?.id)) : 0;
+      shown = query;
       render();
     }
 
