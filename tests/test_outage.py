@@ -185,5 +185,7 @@ async def test_a_frozen_database_is_answered_503_within_seconds_and_served_again
             stop(app)
         print(f"\nfrozen database: two requests answered {during} in {waited:.1f} s")
         assert during == (503, 503), log_of(app)[-3000:]
-        assert waited < 20  # two requests, each bounded by the statement timeout (5 s), not by the freeze
+        # Two requests, each bounded by the 5 s timeouts (a statement's, and a connection's when the pool opens a new
+        # one), not by the freeze, which lasts until the test ends it. A fresh-clone run took 20.03 s.
+        assert waited < 30
         assert after == (200, 200)
