@@ -64,7 +64,8 @@ async def test_an_admin_adds_a_reply_in_settings_and_inserts_it_filled_in_a_chat
     assert page.errors == []
 
 
-async def test_the_menu_matches_shortcuts_containing_the_typed_text_and_arrows_choose(browser, inbox):
+async def _three_replies_and_the_box(browser, inbox):
+    """Anna's chat open for a manager, with /agree, /greet and /bye; returns the page and its focused reply box."""
     chat_id = await _chat_of_anna(inbox)
     for shortcut, text in (("agree", "Agreed, {client_name}."), ("greet", "Hi!"), ("bye", "Bye")):
         await canned.add_reply(inbox.shop.owner, shortcut=shortcut, text=text)
@@ -72,6 +73,11 @@ async def test_the_menu_matches_shortcuts_containing_the_typed_text_and_arrows_c
     await open_page(page, inbox, f"/inbox/chats/{chat_id}")
     box = page.locator("#reply textarea")
     await box.click()
+    return page, box
+
+
+async def test_the_menu_matches_shortcuts_containing_the_typed_text_and_arrows_choose(browser, inbox):
+    page, box = await _three_replies_and_the_box(browser, inbox)
     await box.press_sequentially("/gre")
     options = page.locator("#canned-menu [role=option]")
     # Those starting with it first, then those containing it.
@@ -88,13 +94,7 @@ async def test_the_menu_matches_shortcuts_containing_the_typed_text_and_arrows_c
 
 async def test_typing_on_after_the_menu_opened_selects_the_best_match_of_what_is_typed(browser, inbox):
     """A rep who types "/", sees the menu, then "gre" gets /greet with Enter, not the first reply of the whole list."""
-    chat_id = await _chat_of_anna(inbox)
-    for shortcut, text in (("agree", "Agreed, {client_name}."), ("greet", "Hi!"), ("bye", "Bye")):
-        await canned.add_reply(inbox.shop.owner, shortcut=shortcut, text=text)
-    page = await logged_in(browser, inbox, inbox.shop.managers[0])
-    await open_page(page, inbox, f"/inbox/chats/{chat_id}")
-    box = page.locator("#reply textarea")
-    await box.click()
+    page, box = await _three_replies_and_the_box(browser, inbox)
     await box.press_sequentially("/")
     options = page.locator("#canned-menu [role=option]")
     await expect(options).to_have_count(3)
