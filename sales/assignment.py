@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from tortoise.exceptions import DoesNotExist
 from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
@@ -20,6 +21,7 @@ from sales.audit import log_order_manager_change
 from sales.clock import utcnow
 from sales.errors import Conflict, Invalid, NotAllowed, NotFound
 from sales.rotation import Candidate, may_keep, pick_next
+from storage import sql
 from storage.models import (
     Account,
     AssignmentLog,
@@ -28,9 +30,8 @@ from storage.models import (
     Employee,
     Order,
     OrderStatus,
+    Outbox,
     Role,
-    RotationState,
-    WidgetExclusion,
 )
 
 # Unpaid orders: they count against capacity, appear in call lists and may be detached.
@@ -38,22 +39,26 @@ OPEN_STATUSES = (OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT, OrderStatus.FAIL
 MAX_GROUP = 1000
 
 
+# One statement: every order and every new lead reads it, and the widget's exclusions are a join, not a second read.
+_CANDIDATES = sql.Statement(
+    "SELECT e.id, e.role, e.active, e.away, e.capacity, x.id IS NOT NULL AS excluded FROM employee e "
+    "LEFT JOIN widget_exclusion x ON x.widget_id = $2 AND x.employee_id = e.id "
+    "WHERE e.account_id = $1 AND e.role = $3"
+)
+
+
 async def rotation_candidates(account_id: int, widget_id: int) -> list[Candidate]:
     """The widget's managers, without their open-order counts (see `with_open_orders`)."""
-    staff = await Employee.filter(account_id=account_id, role=Role.MANAGER).values(
-        "id", "role", "active", "away", "capacity"
-    )
-    excluded = set(await WidgetExclusion.filter(widget_id=widget_id).values_list("employee_id", flat=True))
     return [
         Candidate(
             id=row["id"],
             role=Role(row["role"]),
-            active=row["active"],
-            away=row["away"],
-            excluded=row["id"] in excluded,
+            active=bool(row["active"]),
+            away=bool(row["away"]),
+            excluded=bool(row["excluded"]),
             capacity=row["capacity"],
         )
-        for row in staff
+        for row in await sql.rows(_CANDIDATES, account_id, widget_id, Role.MANAGER.value)
     ]
 
 
@@ -72,6 +77,12 @@ async def with_open_orders(candidates: list[Candidate]) -> list[Candidate]:
     return [replace(c, open_orders=open_orders.get(c.id, 0)) for c in candidates]
 
 
+# The widget's row is the rotation's lock: from here to the assignment's commit, the next one in this widget waits.
+# Each statement under it costs every order of the widget, so the pointer is read and moved by hand.
+_POINTER = sql.Statement("SELECT last_employee_id FROM rotation_state WHERE widget_id = $1 FOR UPDATE")
+_MOVE = sql.Statement("UPDATE rotation_state SET last_employee_id = $2, updated_at = $3 WHERE widget_id = $1")
+
+
 class Rotation:
     """One auto-assignment's view of a widget's rotation (SPEC §1.1 b, §10.2): orders and leads share it.
 
@@ -85,7 +96,8 @@ class Rotation:
     def __init__(self, widget_id: int, candidates: list[Candidate]) -> None:
         self.widget_id = widget_id
         self.candidates = candidates
-        self._state: RotationState | None = None
+        self._locked = False
+        self._last: int | None = None
 
     @classmethod
     async def of(cls, account_id: int, widget_id: int) -> Rotation:
@@ -95,10 +107,14 @@ class Rotation:
             rotation.candidates = await with_open_orders(rotation.candidates)
         return rotation
 
-    async def _lock(self) -> RotationState:
-        if self._state is None:
-            self._state = await RotationState.filter(widget_id=self.widget_id).select_for_update().get()
-        return self._state
+    async def _lock(self) -> int | None:
+        """The pointer, read under the row's lock (once per assignment)."""
+        if not self._locked:
+            row = await sql.first(_POINTER, self.widget_id)
+            if row is None:
+                raise DoesNotExist(f"widget {self.widget_id} has no rotation")
+            self._locked, self._last = True, row["last_employee_id"]
+        return self._last
 
     def may_keep(self, employee_id: int | None) -> bool:
         """Sticky: whether this earlier manager may get the new assignment (eligible here, with room if anyone has)."""
@@ -107,12 +123,11 @@ class Rotation:
 
     async def next(self) -> int | None:
         """The next eligible member, moving the pointer; None when nobody is eligible (the owner's turn then)."""
-        state = await self._lock()
-        picked = pick_next(self.candidates, state.last_employee_id)
+        picked = pick_next(self.candidates, await self._lock())
         if picked is None:
             return None
-        state.last_employee_id = picked.id
-        await state.save(update_fields=["last_employee_id", "updated_at"])
+        await sql.execute(_MOVE, self.widget_id, picked.id, utcnow())
+        self._last = picked.id
         return picked.id
 
 
@@ -120,28 +135,30 @@ async def owner_of(account_id: int) -> int:
     return (await Employee.get(account_id=account_id, role=Role.OWNER)).id
 
 
-async def choose_order_manager(order: Order) -> tuple[int, AssignmentReason]:
-    """Sticky, else rotation, else the owner (SPEC §1.1, §10.2). Runs inside the creating transaction.
+_PREVIOUS_MANAGER = sql.Statement(
+    "SELECT order_manager_id FROM orders WHERE client_id = $1 AND order_manager_id IS NOT NULL "
+    "ORDER BY created_at DESC, id DESC LIMIT 1"
+)
 
-    Sticky looks first at who answers for the client's conversation now (his chat's assignee), then at the manager
-    of his latest earlier order.
+
+async def choose_order_manager(account_id: int, widget_id: int, client_id: int,
+                               chat: Chat | None) -> tuple[int, AssignmentReason]:
+    """Sticky, else rotation, else the owner (SPEC §1.1, §10.2), for a new order of this client through this widget.
+    Runs inside the creating transaction, before the order is written.
+
+    Sticky looks first at who answers for the client's conversation now (`chat`, the caller's read of it: his
+    chat's assignee), then at the manager of his latest earlier order.
     """
-    rotation = await Rotation.of(order.account_id, order.widget_id)
-    assignee = await Chat.filter(client_id=order.client_id).values_list("assignee_id", flat=True)
-    previous = (
-        await Order.filter(client_id=order.client_id, order_manager_id__isnull=False)
-        .exclude(id=order.id)
-        .order_by("-created_at", "-id")
-        .limit(1)
-        .values_list("order_manager_id", flat=True)
-    )
-    for keeper in (*assignee, *previous):
+    rotation = await Rotation.of(account_id, widget_id)
+    previous = await sql.first(_PREVIOUS_MANAGER, client_id)
+    keepers = (chat.assignee_id if chat is not None else None, previous["order_manager_id"] if previous else None)
+    for keeper in keepers:
         if rotation.may_keep(keeper):
             return keeper, AssignmentReason.STICKY
     picked = await rotation.next()
     if picked is not None:
         return picked, AssignmentReason.ROTATION
-    return await owner_of(order.account_id), AssignmentReason.FALLBACK
+    return await owner_of(account_id), AssignmentReason.FALLBACK
 
 
 async def change_order_manager(
@@ -161,6 +178,24 @@ async def change_order_manager(
     order.assigned_at = now if new_manager_id is not None else None
     order.last_action_at = None
     await order.save(update_fields=["order_manager_id", "assigned_at", "last_action_at", "updated_at"])
+    log, pings = await manager_changed(order, previous, reason=reason, actor_id=actor_id, now=now, ping=ping)
+    await outbox.enqueue_many(pings)
+    return log
+
+
+async def manager_changed(
+    order: Order,
+    previous: int | None,
+    *,
+    reason: AssignmentReason,
+    actor_id: int | None,
+    now: datetime,
+    ping: bool = True,
+) -> tuple[AssignmentLog, list[Outbox]]:
+    """What follows the change of an order's manager from `previous` to the one `order` has now (already written):
+    the audit row, a paid order's commission, and the pings (`outbox.row`s) for the caller to write. A new order is
+    written with its first manager, so it comes here directly and writes its pings with its other rows."""
+    new_manager_id = order.order_manager_id
     log = await log_order_manager_change(
         account_id=order.account_id,
         order_id=order.id,
@@ -172,25 +207,26 @@ async def change_order_manager(
     )
     if order.status == OrderStatus.PAID:
         await commission.move_to_new_manager(order, new_manager_id, now)
+    pings = []
     if ping and new_manager_id is not None and new_manager_id != actor_id:
-        await outbox.enqueue(
+        pings.append(outbox.row(
             account_id=order.account_id,
             kind=outbox.ORDER_ASSIGNED,
             dedupe_key=f"{outbox.ORDER_ASSIGNED}:{log.id}",
             employee_id=new_manager_id,
             payload={"order_id": order.id, "reason": str(reason)},
             now=now,
-        )
+        ))
     if reason == AssignmentReason.DETACHED and previous is not None:
-        await outbox.enqueue(
+        pings.append(outbox.row(
             account_id=order.account_id,
             kind=outbox.ORDER_DETACHED,
             dedupe_key=f"{outbox.ORDER_DETACHED}:{log.id}",
             employee_id=previous,
             payload={"order_id": order.id},
             now=now,
-        )
-    return log
+        ))
+    return log, pings
 
 
 async def _locked_order(account_id: int, order_id: int) -> Order:

@@ -3,14 +3,24 @@ order appear, fail, get paid or be cancelled in the timeline and the card, witho
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from sales import outbox
 from sales.conversations import announce
-from storage.models import Chat, Order
+from storage.models import Chat, Order, Outbox
+
+_UNREAD = object()
 
 
-async def order_changed(order: Order, now: datetime, *, key: object = None) -> None:
-    """In the caller's transaction, after the change. A client with no conversation yet has no screen to update."""
-    chat = await Chat.filter(client_id=order.client_id).first()
-    if chat is not None:
-        await announce(chat, "order", now, key=key, order_id=order.id, order_status=str(order.status))
+async def order_changed(order: Order, now: datetime, *, key: object = None, chat: Chat | None | object = _UNREAD,
+                        along: Sequence[Outbox] = ()) -> None:
+    """In the caller's transaction, after the change. A client with no conversation yet has no screen to update.
+    `chat`: the client's chat (or None) when the caller has read it already; `along`: the caller's other outbox rows
+    of this change, written with the event in one statement."""
+    if chat is _UNREAD:
+        chat = await Chat.filter(client_id=order.client_id).first()
+    if chat is None:
+        await outbox.enqueue_many(list(along))
+        return
+    await announce(chat, "order", now, key=key, along=along, order_id=order.id, order_status=str(order.status))

@@ -9,13 +9,14 @@ from tortoise.transactions import in_transaction
 
 from sales import important, order_events, outbox
 from sales.access import get_in_account, is_admin, require_active
-from sales.assignment import OPEN_STATUSES, change_order_manager, choose_order_manager, note_manager_action
+from sales.assignment import OPEN_STATUSES, choose_order_manager, manager_changed, note_manager_action
 from sales.clock import utcnow
-from sales.errors import Conflict, Invalid, NotAllowed
+from sales.errors import Conflict, Invalid, NotAllowed, NotFound
+from storage import sql
 from storage.models import (
     CallLog,
     CallOutcome,
-    Client,
+    Chat,
     Employee,
     Offer,
     Order,
@@ -29,6 +30,8 @@ MAX_TEXT = 10_000
 
 # Staff may move an unpaid order along these; paid and refunded come only from payments.
 _STAFF_STATUSES = {OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED}
+_LOCKED_CLIENT = sql.Statement(
+    "SELECT personal_manager_id FROM client WHERE id = $1 AND account_id = $2 FOR UPDATE")
 
 
 async def create_order(
@@ -45,36 +48,43 @@ async def create_order(
     Without a widget the order comes through the account's default widget, so it still has a rotation.
     """
     now = now or utcnow()
-    client = await get_in_account(Client, account_id, client_id, what="client")
-    offer = await get_in_account(Offer, account_id, offer_id, what="offer")
-    if not offer.active:
-        raise Conflict("this offer is no longer sold", field="offer_id")
-    if widget_id is None:
-        widget = await Widget.get(account_id=account_id, is_default=True)
-    else:
-        widget = await get_in_account(Widget, account_id, widget_id, what="widget")
-    if len(customer_info) > MAX_TEXT:
-        raise Invalid("customer information is limited to {limit} characters", field="customer_info", limit=MAX_TEXT)
-
     async with in_transaction():
-        # Locked, so that the personal manager copied onto the order is the one a concurrent change leaves
-        # (sales.clients.set_personal_manager locks the client too, then updates his orders).
-        client = await Client.filter(id=client.id).select_for_update().get()
+        # Found and locked in one statement. Locked, so that the personal manager copied onto the order is the one a
+        # concurrent change leaves (sales.clients.set_personal_manager locks the client too, then updates his orders).
+        client = await sql.first(_LOCKED_CLIENT, client_id, account_id)
+        if client is None:
+            raise NotFound("client {id} not found", field="client_id", id=client_id)
+        offer = await get_in_account(Offer, account_id, offer_id, what="offer")
+        if not offer.active:
+            raise Conflict("this offer is no longer sold", field="offer_id")
+        if widget_id is None:
+            widget = await Widget.get(account_id=account_id, is_default=True)
+        else:
+            widget = await get_in_account(Widget, account_id, widget_id, what="widget")
+        if len(customer_info) > MAX_TEXT:
+            raise Invalid("customer information is limited to {limit} characters", field="customer_info",
+                          limit=MAX_TEXT)
+        chat = await Chat.filter(client_id=client_id).first()
+        # Chosen before the order is written, so that it is written once, with its manager: the rotation's lock
+        # is taken in the choice and held to the commit, and every statement after it waits for all the widget's
+        # orders.
+        manager_id, reason = await choose_order_manager(account_id, widget.id, client_id, chat)
         order = await Order.create(
             account_id=account_id,
-            client_id=client.id,
-            personal_manager_id=client.personal_manager_id,
+            client_id=client_id,
+            personal_manager_id=client["personal_manager_id"],
             offer_id=offer.id,
             widget_id=widget.id,
             amount=offer.price,
             currency=offer.currency,
             customer_info=customer_info,
+            order_manager_id=manager_id,
+            assigned_at=now,
             created_at=now,
         )
-        manager_id, reason = await choose_order_manager(order)
-        await change_order_manager(order, manager_id, reason=reason, actor_id=None, now=now)
+        _, rows = await manager_changed(order, None, reason=reason, actor_id=None, now=now)
         if widget.notification_emails:
-            await outbox.enqueue(
+            rows.append(outbox.row(
                 account_id=account_id,
                 kind=outbox.ORDER_CREATED_EMAIL,
                 dedupe_key=f"{outbox.ORDER_CREATED_EMAIL}:{order.id}",
@@ -84,8 +94,8 @@ async def create_order(
                     "to": list(widget.notification_emails),
                 },
                 now=now,
-            )
-        await order_events.order_changed(order, now)
+            ))
+        await order_events.order_changed(order, now, chat=chat, along=rows)
     return order
 
 
