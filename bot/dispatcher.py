@@ -9,7 +9,7 @@ from aiogram import Dispatcher, Router
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.utils.i18n import I18n
 
-from bot.middlewares import IdentityMiddleware, UpdateOnceMiddleware
+from bot.middlewares import ClaimFirstMiddleware, IdentityMiddleware, UpdateOnceMiddleware
 from bot.registry import BotRegistry
 from core.config import Settings
 
@@ -27,7 +27,10 @@ def build_dispatcher(
                     registry=registry)
     dp.update.outer_middleware(UpdateOnceMiddleware())
     identity = IdentityMiddleware(registry, i18n)
+    claim_first = ClaimFirstMiddleware()
     for observer in (dp.message, dp.callback_query, dp.pre_checkout_query):
         observer.outer_middleware(identity)
+        # Inner: it runs once the handler is chosen, so it can see whether that handler takes the claim itself.
+        observer.middleware(claim_first)
     dp.include_routers(*routers)
     return dp

@@ -10,45 +10,68 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update, User
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.dispatcher.flags import get_flag
 from aiogram.utils.i18n import I18n
 
 from bot.recording import answering
 from bot.registry import BotRegistry
 from sales.clients import client_from_telegram, pick_language, telegram_sender
 from sales.clock import utcnow
-from storage import sql
+from storage.claims import AlreadyHandled, UpdateClaim
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
-# Every update makes these two (telegram_update's unique bot and update ids): written by hand, see storage.sql.
-CLAIM = sql.Statement("INSERT INTO telegram_update (bot_id, update_id, received_at) VALUES ($1, $2, $3) "
-                      "ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING id")
-RELEASE = sql.Statement("DELETE FROM telegram_update WHERE id = $1")
+# The flag of a handler that writes its update's effects in one transaction and takes the update's claim in it
+# (storage.claims): `router.message.register(handler, ..., flags={CLAIMS_WITH_EFFECTS: True})`. The handler receives
+# the claim as `update_claim` and passes it to that write.
+CLAIMS_WITH_EFFECTS = "claims_with_effects"
 
 
 class UpdateOnceMiddleware(BaseMiddleware):
-    """Telegram resends an update until it is acknowledged: the second delivery is skipped.
+    """Telegram resends an update until it is acknowledged: a delivery of an update already handled is skipped.
 
-    The claim is released when handling fails before its effects are committed (the database, say), so the resend
-    is processed. A failure of the bot's own answer to Telegram keeps the claim: the update's effects are already
-    committed, and replaying it would repeat them.
+    Outer, on every update: it makes the update's claim (storage.claims), which is taken either by the handler's
+    own transaction (flagged handlers) or just before the handler (`ClaimFirstMiddleware`), and skips the update when
+    the claim says it was handled. A claim taken alone is released when handling fails before its effects are
+    committed (the database, say), so the resend is processed. A failure of the bot's own answer to Telegram keeps
+    the claim: the update's effects are already committed, and replaying it would repeat them.
     """
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         bot: Bot = data["bot"]
-        claim = await sql.first(CLAIM, bot.id, event.update_id, utcnow())
-        if claim is None:
+        claim = data["update_claim"] = UpdateClaim(bot.id, event.update_id, utcnow())
+        try:
+            result = await handler(event, data)
+        except AlreadyHandled:
             log.info("duplicate update skipped", extra={"bot_id": bot.id, "update_id": event.update_id})
             return None
-        try:
-            return await handler(event, data)
         except TelegramAPIError:
             raise
         except BaseException:
-            await sql.execute(RELEASE, claim["id"])
+            await claim.release()
             raise
+        if not claim.taken and result is not UNHANDLED:
+            # A flagged handler that wrote nothing (a refusal, say): the update is handled all the same.
+            try:
+                await claim.take_alone()
+            except AlreadyHandled:
+                pass
+        return result
+
+
+class ClaimFirstMiddleware(BaseMiddleware):
+    """Inner, on every event type: a handler that does not take the claim with its effects has it taken before it
+    starts (committed on its own), so a resend while it runs is skipped. Its effects, when the process dies midway,
+    are then at most once."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        claim: UpdateClaim | None = data.get("update_claim")
+        if claim is not None and not get_flag(data, CLAIMS_WITH_EFFECTS):
+            await claim.take_alone()
+        return await handler(event, data)
 
 
 class IdentityMiddleware(BaseMiddleware):

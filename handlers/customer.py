@@ -11,6 +11,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import LanguageChoice, SkipEmail
+from bot.middlewares import CLAIMS_WITH_EFFECTS
 from handlers.filters import AwaitingEmail, CommandText, PlainText, customer_router
 from handlers.media import has_media, incoming_file
 from sales import dialogs
@@ -18,6 +19,7 @@ from sales.clients import (
     SUPPORTED_LANGUAGES, ask_email, client_from_telegram, set_client_email, set_language, skip_email,
 )
 from sales.errors import Conflict, Invalid
+from storage.claims import UpdateClaim
 from storage.models import Client
 
 
@@ -89,22 +91,23 @@ async def email_given(message: Message, client: Client) -> None:
     await message.answer(_("Thank you! Now just write your question."))
 
 
-async def text_to_the_team(message: Message, client: Client) -> None:
+async def text_to_the_team(message: Message, client: Client, update_claim: UpdateClaim) -> None:
     """Every message goes to his chat in the inbox and, through the outbox, to his managers."""
     try:
-        await dialogs.record_inbound(client, message.text, telegram_message_id=message.message_id)
+        await dialogs.record_inbound(client, message.text, telegram_message_id=message.message_id,
+                                     once=update_claim)
     except Invalid:
         await message.answer(_("This message is too long. Please split it into shorter ones."))
 
 
-async def media_to_the_team(message: Message, client: Client, bot: Bot) -> None:
+async def media_to_the_team(message: Message, client: Client, bot: Bot, update_claim: UpdateClaim) -> None:
     """A photo, document, voice, sticker… goes to his chat like a text: a message (its caption the text) with the
     file, and to his managers."""
     if client.awaiting_email:
         await skip_email(client)  # he wrote to the team instead of answering: a skip, as for a text
     try:
         await dialogs.record_inbound(client, message.caption or "", telegram_message_id=message.message_id,
-                                     attachment=incoming_file(message, bot.id))
+                                     attachment=incoming_file(message, bot.id), once=update_claim)
     except Invalid:
         await message.answer(_("This message is too long. Please split it into shorter ones."))
 
@@ -113,10 +116,11 @@ async def unknown_command(message: Message) -> None:
     await message.answer(_("I do not know this command. Try /offers, /orders, /manager or /language."))
 
 
-async def unsupported_content(message: Message, client: Client) -> None:
+async def unsupported_content(message: Message, client: Client, update_claim: UpdateClaim) -> None:
     """A location, contact, poll… is kept as a note in the chat, so the manager knows something came."""
     kind = message.content_type.replace("_", " ")
-    await dialogs.record_inbound(client, f"[unsupported: {kind}]", telegram_message_id=message.message_id)
+    await dialogs.record_inbound(client, f"[unsupported: {kind}]", telegram_message_id=message.message_id,
+                                 once=update_claim)
     await message.answer(_("Sorry, I can only pass on text messages. Please describe it in words."))
 
 
@@ -132,9 +136,11 @@ def build_router() -> Router:
     router.callback_query.register(language_chosen, LanguageChoice.filter(F.code.in_(SUPPORTED_LANGUAGES)))
     router.callback_query.register(email_skipped, SkipEmail.filter(), AwaitingEmail())
     router.message.register(email_given, AwaitingEmail(), PlainText())
-    router.message.register(text_to_the_team, PlainText())
+    # A customer's message is stored with its update's claim: a crash before the commit loses neither.
+    once = {CLAIMS_WITH_EFFECTS: True}
+    router.message.register(text_to_the_team, PlainText(), flags=once)
     router.message.register(unknown_command, CommandText())
-    router.message.register(media_to_the_team, has_media)
-    router.message.register(unsupported_content)
+    router.message.register(media_to_the_team, has_media, flags=once)
+    router.message.register(unsupported_content, flags=once)
     router.callback_query.register(stale_button)
     return router

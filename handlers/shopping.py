@@ -20,6 +20,7 @@ from aiogram.utils.i18n import gettext as _
 
 from core.config import Settings
 from bot.callbacks import BuyOffer
+from bot.middlewares import CLAIMS_WITH_EFFECTS
 from handlers.filters import SuccessfulPayment, customer_router
 from handlers.texts import status_label
 from providers.stripe_checkout import CheckoutUnavailable, checkout_url
@@ -156,7 +157,9 @@ def build_router() -> Router:
     router.message.register(list_offers, Command("offers"))
     router.callback_query.register(buy, BuyOffer.filter())
     router.pre_checkout_query.register(pre_checkout)
-    router.message.register(paid, SuccessfulPayment())
+    # Not claimed before it runs: a payment is stored once by its own id (sales.payments), so a resend after a crash
+    # applies it rather than losing it.
+    router.message.register(paid, SuccessfulPayment(), flags={CLAIMS_WITH_EFFECTS: True})
     router.message.register(my_orders, Command("orders"))
     router.message.register(my_manager, Command("manager"))
     return router

@@ -12,17 +12,19 @@ from aiogram.utils.i18n import gettext as _
 from core import links
 from core.config import Settings
 from bot.callbacks import TakeChat, TakeImportant
+from bot.middlewares import CLAIMS_WITH_EFFECTS
 from handlers.filters import CommandText, IsStaff, ReplyText, ReplyWith
 from handlers.media import MEDIA, STAFF_MEDIA, incoming_file
 from sales import attachments, conversations, dialogs, important
 from sales.errors import Conflict, DomainError, Invalid
+from storage.claims import UpdateClaim
 from storage.models import Client, Employee, StaffRelay
 
 
 MAX_LISTED = 20
 
 
-async def _answer_client(message: Message, employee: Employee, text: str,
+async def _answer_client(message: Message, employee: Employee, text: str, update_claim: UpdateClaim,
                          attachment: attachments.Incoming | None = None) -> None:
     """A reply to a relayed client message goes to that client and counts as this employee's dialog."""
     relay = await StaffRelay.get_or_none(
@@ -33,21 +35,21 @@ async def _answer_client(message: Message, employee: Employee, text: str,
         return
     try:
         await dialogs.record_outbound(employee, relay.client_id, text, telegram_message_id=message.message_id,
-                                      attachment=attachment)
+                                      attachment=attachment, once=update_claim)
     except Invalid:
         await message.answer(_("This message is too long. Please split it into shorter ones."))
     except DomainError:
         await message.answer(_("You cannot write to this client."))
 
 
-async def reply_to_client(message: Message, employee: Employee) -> None:
-    await _answer_client(message, employee, message.text)
+async def reply_to_client(message: Message, employee: Employee, update_claim: UpdateClaim) -> None:
+    await _answer_client(message, employee, message.text, update_claim)
 
 
-async def reply_with_file(message: Message, employee: Employee, bot: Bot) -> None:
+async def reply_with_file(message: Message, employee: Employee, bot: Bot, update_claim: UpdateClaim) -> None:
     """A photo or file sent as a reply: it reaches the client as the same file, its caption the text (SPEC §11.1).
     Telegram's file_id serves: the bot that received it sends it again, and the inbox fetches it when viewed."""
-    await _answer_client(message, employee, message.caption or "", incoming_file(message, bot.id))
+    await _answer_client(message, employee, message.caption or "", update_claim, incoming_file(message, bot.id))
 
 
 async def reply_with_other_media(message: Message) -> None:
@@ -119,8 +121,10 @@ def build_router() -> Router:
     router = Router(name=__name__)
     router.message.filter(IsStaff())
     router.callback_query.filter(IsStaff())
-    router.message.register(reply_to_client, ReplyText())
-    router.message.register(reply_with_file, ReplyWith(STAFF_MEDIA))
+    # A reply is stored with its update's claim: a crash before the commit loses neither.
+    once = {CLAIMS_WITH_EFFECTS: True}
+    router.message.register(reply_to_client, ReplyText(), flags=once)
+    router.message.register(reply_with_file, ReplyWith(STAFF_MEDIA), flags=once)
     router.message.register(reply_with_other_media, ReplyWith(MEDIA - STAFF_MEDIA))
     router.message.register(my_important, Command("important"))
     router.callback_query.register(take, TakeImportant.filter())

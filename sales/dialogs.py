@@ -13,6 +13,7 @@ from sales.assignment import note_actions_on_client
 from sales.clock import utcnow
 from sales.errors import Invalid
 from storage import sql
+from storage.claims import UpdateClaim
 from storage.models import Chat, ChatStatus, Client, DialogRecord, Direction, Employee, Message, SenderKind
 
 # Telegram's own limit for one text message; longer input is refused, not cut.
@@ -72,12 +73,15 @@ async def _append(
 
 async def record_inbound(
     client: Client, text: str, *, telegram_message_id: int | None = None, now: datetime | None = None,
-    attachment: attachments.Incoming | None = None,
+    attachment: attachments.Incoming | None = None, once: UpdateClaim | None = None,
 ) -> Message:
-    """A message from the client into his chat; with a file (SPEC §11.1) the text is its caption, maybe empty."""
+    """A message from the client into his chat; with a file (SPEC §11.1) the text is its caption, maybe empty.
+    `once`: the Telegram update it came in, claimed in the same transaction (storage.claims)."""
     now = now or utcnow()
     text = _clean(text) if attachment is None else attachments.caption(text, attachments.MAX_INBOUND_CAPTION)
     async with in_transaction():
+        if once is not None:
+            await once.take()
         chat = await _locked_chat(client)
         message = await _append(
             chat,
@@ -128,9 +132,11 @@ async def record_outbound(
     telegram_message_id: int | None = None,
     now: datetime | None = None,
     attachment: attachments.Upload | None = None,
+    once: UpdateClaim | None = None,
 ) -> Message:
     """A message of an employee to a client (from the inbox or his Telegram); with a file (SPEC §11.1) the text is
-    its caption, maybe empty, and the file goes out with it.
+    its caption, maybe empty, and the file goes out with it. `once`: the Telegram update it came in, claimed in the
+    same transaction (storage.claims).
 
     It updates his dialog record for the chat and counts as an action on the client's orders he manages.
     """
@@ -138,6 +144,8 @@ async def record_outbound(
     now = now or utcnow()
     text = _clean(text) if attachment is None else attachments.caption(text, attachments.MAX_CAPTION)
     async with in_transaction():
+        if once is not None:
+            await once.take()
         client = await get_in_account(Client, actor.account_id, client_id, what="client")
         chat = await _locked_chat(client)
         message = await _append(

@@ -38,6 +38,46 @@ async def test_two_first_messages_at_once_make_one_chat_with_both(pg):
     assert (chat.last_message_at, chat.last_inbound_message_id) == (at(1), max(first.id, second.id))
 
 
+async def test_two_deliveries_of_one_update_at_once_store_its_message_once(db):
+    """Telegram resends an update it got no answer for, maybe while the first delivery is still being handled: the
+    update's claim is written with the message, and the second waits for it, then finds it (storage.claims)."""
+    import asyncio
+
+    from storage.claims import AlreadyHandled, UpdateClaim
+
+    shop = await make_shop(managers=1)
+    client = await new_client(shop)
+    outcomes = await asyncio.gather(
+        *(dialogs.record_inbound(client, "Hello", telegram_message_id=5, now=at(0), once=UpdateClaim(77, 5, at(0)))
+          for _ in range(2)),
+        return_exceptions=True)
+    assert sorted(type(o).__name__ for o in outcomes) == sorted(["Message", AlreadyHandled.__name__])
+    assert await Message.filter(telegram_message_id=5).count() == 1
+
+
+async def test_a_message_that_fails_to_store_leaves_its_update_unclaimed(db, monkeypatch):
+    """The claim goes with the message: when storing fails, neither is kept, and the resend stores it."""
+    from sales import conversations
+    from storage.claims import UpdateClaim
+    from storage.models import TelegramUpdate
+
+    shop = await make_shop(managers=1)
+    client = await new_client(shop)
+    real = conversations.on_client_message
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("the connection went away")
+
+    monkeypatch.setattr(conversations, "on_client_message", broken)
+    with pytest.raises(RuntimeError):
+        await dialogs.record_inbound(client, "Hello", now=at(0), once=UpdateClaim(77, 6, at(0)))
+    assert await TelegramUpdate.filter(bot_id=77).count() == 0
+    monkeypatch.setattr(conversations, "on_client_message", real)
+    await dialogs.record_inbound(client, "Hello", now=at(0), once=UpdateClaim(77, 6, at(0)))
+    assert await TelegramUpdate.filter(bot_id=77, update_id=6).count() == 1
+    assert await Message.filter(text="Hello").count() == 1
+
+
 async def test_a_message_keeps_its_telegram_id_both_ways(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)

@@ -64,6 +64,22 @@ async def test_a_repeated_update_id_is_processed_once(webhook_client):
     assert await TelegramUpdate.filter(bot_id=4242, update_id=7).count() == 1
 
 
+async def test_a_command_is_claimed_before_it_runs_and_its_resend_is_skipped(webhook_client, caplog):
+    """A handler that does not store its effects with the claim (a command) has its update claimed first: a resend
+    is skipped even when the first delivery's answer to Telegram failed (nothing listens at Telegram's address)."""
+    import logging
+
+    update = _text_update(41, "/orders")
+    update["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": 7}]
+    with caplog.at_level(logging.INFO, logger="bot.middlewares"):
+        for _ in range(2):
+            response = await webhook_client.post(
+                "/webhooks/telegram/4242", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+            assert response.status == 200
+    assert await TelegramUpdate.filter(bot_id=4242, update_id=41).count() == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.middlewares"] == ["duplicate update skipped"]
+
+
 @pytest.mark.parametrize("headers", [{}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}])
 async def test_a_wrong_or_missing_secret_token_is_401_and_stores_nothing(webhook_client, headers):
     response = await webhook_client.post("/webhooks/telegram/4242", json=_text_update(2), headers=headers)
