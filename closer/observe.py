@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from tortoise.functions import Count
 
 from sales.clock import utcnow
+from storage import group_commit
 from storage.models import AssignmentLog, ImportantItem, Outbox, OutboxStatus, PaymentEffect, PaymentEvent
 
 REQUEST_ID = contextvars.ContextVar("request_id", default=None)
@@ -45,6 +46,7 @@ class Metrics:
         )
         self.shared = _SharedNumbers()
         self.registry.register(self.shared)
+        self.registry.register(_GroupCommitNumbers())
 
 
 class _SharedNumbers:
@@ -70,6 +72,17 @@ class _SharedNumbers:
                                   value=values.get("important", 0))
         yield GaugeMetricFamily("closer_payment_events_unmatched", "Payment events that named no known order",
                                 value=values.get("unmatched", 0))
+
+
+class _GroupCommitNumbers:
+    """This process's group commit (storage.group_commit): bodies per transaction is the batching it achieves.
+    Collected while /metrics is served, in the event loop whose batches they are."""
+
+    def collect(self):
+        group = group_commit.of_this_loop()
+        yield CounterMetricFamily("closer_group_commit_transactions", "Transactions of grouped writes (a body "
+                                  "run again alone after its batch failed counts again)", value=group.transactions)
+        yield CounterMetricFamily("closer_group_commit_bodies", "Grouped writes run", value=group.bodies)
 
 
 async def refresh_shared_numbers(shared: _SharedNumbers) -> None:

@@ -12,7 +12,7 @@ from sales import attachments, conversations, outbox
 from sales.assignment import note_actions_on_client
 from sales.clock import utcnow
 from sales.errors import Invalid
-from storage import sql
+from storage import group_commit, sql
 from storage.claims import UpdateClaim
 from storage.models import Chat, ChatStatus, Client, DialogRecord, Direction, Employee, Message, SenderKind
 
@@ -79,7 +79,8 @@ async def record_inbound(
     `once`: the Telegram update it came in, claimed in the same transaction (storage.claims)."""
     now = now or utcnow()
     text = _clean(text) if attachment is None else attachments.caption(text, attachments.MAX_INBOUND_CAPTION)
-    async with in_transaction():
+
+    async def store() -> Message:
         if once is not None:
             await once.take()
         chat = await _locked_chat(client)
@@ -108,6 +109,10 @@ async def record_inbound(
             chat, "message", now, key=message.id, message_id=message.id, direction="in", along=to_staff,
             audience=conversations.Audience(frozenset(recipients), managers=chat.assignee_id is None))
         return message
+
+    # Customers' messages arriving together are written in one transaction (storage.group_commit); this returns
+    # once the one holding this message has committed.
+    return await group_commit.run(store)
 
 
 async def record_bot_message(client: Client, text: str, *, now: datetime | None = None) -> Message | None:

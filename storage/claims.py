@@ -38,9 +38,7 @@ class UpdateClaim:
         return self.id is not None
 
     async def take(self) -> None:
-        """In the caller's transaction, before its effects. Once per handling: a second call does nothing."""
-        if self.id is not None:
-            return
+        """In the caller's transaction, before its effects; again when that transaction is run again."""
         row = await sql.first(_CLAIM, self.bot_id, self.update_id, self.received_at)
         if row is None:
             raise AlreadyHandled(self.update_id)

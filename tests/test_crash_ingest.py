@@ -1,6 +1,7 @@
 """Crash test (issue 14, SPEC §7): closer is killed with SIGKILL while customers' messages stream into its Telegram
-webhook. Telegram resends every update it got no 200 for, and a new process takes them. Counted in the database:
-every acknowledged message is stored, every unacknowledged one is stored after its resend, and none is stored twice.
+webhook, written in batches (storage.group_commit). Telegram resends every update it got no 200 for, and a new
+process takes them. Counted in the database: every acknowledged message is stored, every unacknowledged one is
+stored after its resend, and none is stored twice.
 """
 
 from __future__ import annotations
@@ -69,18 +70,32 @@ async def _post(http: aiohttp.ClientSession, hook: str, secret: str, n: int) -> 
         return 0  # no answer: Telegram resends
 
 
-async def _stream_until_killed(process, hook: str, secret: str) -> dict[int, int]:
+def _grouped(metrics: str) -> tuple[float, float]:
+    """Transactions and bodies of the process's group commit, from its /metrics page."""
+    values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line.startswith("closer_group_commit_"))
+    return float(values["closer_group_commit_transactions_total"]), float(values["closer_group_commit_bodies_total"])
+
+
+async def _stream_until_killed(process, base: str, secret: str) -> tuple[dict[int, int], tuple[float, float]]:
     """SENDERS customers' updates in a closed loop; once BEFORE_KILL are acknowledged the process is killed, with
-    as many as SENDERS still in flight. Returns each sent update's status (0: no answer)."""
+    as many as SENDERS still in flight. Returns each sent update's status (0: no answer), and the group commit's
+    transactions and bodies read just before the kill."""
     statuses: dict[int, int] = {}
     numbers = iter(range(1, 1_000_000))
     killed = asyncio.Event()
+    grouped: list[tuple[float, float]] = []
+    probing: list[int] = []
+    hook = f"{base}/webhooks/telegram/{BOT_ID}"
 
     async def sender(http: aiohttp.ClientSession) -> None:
         while not killed.is_set():
             n = next(numbers)
             statuses[n] = await _post(http, hook, secret, n)
-            if sum(s == 200 for s in statuses.values()) >= BEFORE_KILL and not killed.is_set():
+            if sum(s == 200 for s in statuses.values()) >= BEFORE_KILL and not probing:
+                # The others go on sending meanwhile, so updates are in flight at the kill.
+                probing.append(n)
+                async with http.get(f"{base}/metrics") as page:
+                    grouped.append(_grouped(await page.text()))
                 os.kill(process.pid, signal.SIGKILL)
                 killed.set()
 
@@ -88,7 +103,7 @@ async def _stream_until_killed(process, hook: str, secret: str) -> dict[int, int
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
         await asyncio.gather(*(sender(http) for _ in range(SENDERS)))
     process.wait(timeout=10)
-    return statuses
+    return statuses, grouped[0]
 
 
 async def _secret(url: str, account_id: int) -> str:
@@ -123,10 +138,10 @@ async def test_a_process_killed_while_customers_write_loses_no_message_and_store
     second = None
     try:
         secret = await _secret(url, account_id)
-        statuses = await _stream_until_killed(first, f"http://127.0.0.1:{first_port}/webhooks/telegram/{BOT_ID}",
-                                              secret)
+        statuses, (transactions, bodies) = await _stream_until_killed(first, f"http://127.0.0.1:{first_port}", secret)
         unanswered = sorted(n for n, status in statuses.items() if status != 200)
         assert unanswered, "the kill was meant to land while updates were in flight"
+        assert bodies > transactions, "customers' messages were meant to be written in batches"
         assert all(statuses[n] == 0 for n in unanswered), Counter(statuses.values())
         second = await serve(url, second_port, WEBHOOK_BASE_URL=f"http://127.0.0.1:{second_port}", **env)
         hook = f"http://127.0.0.1:{second_port}/webhooks/telegram/{BOT_ID}"

@@ -1,0 +1,99 @@
+"""Group commit (issue 14, storage/group_commit.py): customers' messages arriving together are written in one
+transaction; each writer returns once that transaction has committed, and a failing one takes nobody else down."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from sales import conversations, dialogs, outbox
+from storage import group_commit
+from storage.models import Message, Outbox
+from tests.factories import at, make_shop, new_client
+
+
+async def _clients(count: int):
+    shop = await make_shop(managers=2)
+    return [await new_client(shop, name=f"C{i}") for i in range(count)]
+
+
+async def test_messages_arriving_together_are_written_in_one_transaction(db):
+    clients = await _clients(8)
+    group = group_commit.of_this_loop()
+    transactions, bodies = group.transactions, group.bodies
+    await asyncio.gather(*(dialogs.record_inbound(c, f"Hello from {c.name}", now=at(0)) for c in clients))
+    assert (group.transactions - transactions, group.bodies - bodies) == (1, 8)
+    assert sorted(await Message.all().values_list("text", flat=True)) == sorted(f"Hello from C{i}" for i in range(8))
+
+
+async def test_a_message_that_fails_takes_none_of_its_batch_mates_down(db, monkeypatch):
+    clients = await _clients(4)
+    broken = clients[2]
+    real = conversations.on_client_message
+
+    async def fails_for_one(chat, client, *args, **kwargs):
+        if client.id == broken.id:
+            raise RuntimeError("this one cannot be routed")
+        return await real(chat, client, *args, **kwargs)
+
+    monkeypatch.setattr(conversations, "on_client_message", fails_for_one)
+    group = group_commit.of_this_loop()
+    transactions = group.transactions
+    outcomes = await asyncio.gather(*(dialogs.record_inbound(c, f"From {c.name}", now=at(0)) for c in clients),
+                                    return_exceptions=True)
+    assert [type(o).__name__ for o in outcomes] == ["Message", "Message", "RuntimeError", "Message"]
+    # The batch, rolled back, then each of the four alone.
+    assert group.transactions - transactions == 5
+    assert sorted(await Message.all().values_list("text", flat=True)) == ["From C0", "From C1", "From C3"]
+    # Nothing of the failed one's, nothing twice of the others'.
+    assert await Outbox.filter(kind="chat.event").count() == 3
+
+
+async def test_each_writer_returns_once_its_message_is_committed(pg):
+    """Seen from another connection the moment each writer returns: what the webhook's 200 promises (SPEC §7)."""
+    clients = await _clients(6)
+    other = await asyncpg.connect(pg)
+    try:
+        # One connection answers the writers' questions one at a time.
+        lock = asyncio.Lock()
+
+        async def one(client) -> int:
+            message = await dialogs.record_inbound(client, "Is it stored?", now=at(0))
+            async with lock:
+                return await other.fetchval("SELECT count(*) FROM message WHERE id = $1", message.id)
+
+        seen = await asyncio.gather(*(one(c) for c in clients))
+    finally:
+        await other.close()
+    assert seen == [1] * 6
+
+
+async def test_a_batch_holds_at_most_its_limit_and_the_rest_form_the_next(db):
+    shop = await make_shop(managers=1)
+    group = group_commit.GroupCommit(most=3)
+
+    def body(n: int):
+        return lambda: outbox.enqueue(account_id=shop.account.id, kind=outbox.CHAT_EVENT, dedupe_key=f"batch:{n}",
+                                      now=at(0))
+
+    await asyncio.gather(*(group.run(body(n)) for n in range(7)))
+    assert (group.transactions, group.bodies) == (3, 7)  # 3 + 3 + 1
+    assert await Outbox.filter(dedupe_key__startswith="batch:").count() == 7
+
+
+async def test_a_message_written_inside_a_callers_transaction_is_part_of_it_not_of_a_batch(db):
+    """Its batch-mates would otherwise be told they committed while that transaction may still roll back."""
+    from tortoise.transactions import in_transaction
+
+    clients = await _clients(2)
+    group = group_commit.of_this_loop()
+    transactions = group.transactions
+    with pytest.raises(RuntimeError):
+        async with in_transaction():
+            await dialogs.record_inbound(clients[0], "Rolled back with its caller", now=at(0))
+            raise RuntimeError("the caller changes its mind")
+    await dialogs.record_inbound(clients[1], "Stored", now=at(0))
+    assert group.transactions - transactions == 1
+    assert await Message.all().values_list("text", flat=True) == ["Stored"]
