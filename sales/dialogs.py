@@ -111,8 +111,9 @@ async def record_inbound(
         return message
 
     # Customers' messages arriving together are written in one transaction (storage.group_commit); this returns
-    # once the one holding this message has committed.
-    return await group_commit.run(store)
+    # once the one holding this message has committed. In the order of their clients, as each locks its client's
+    # chat: two processes' batches lock their chats in one order.
+    return await group_commit.run(store, order=client.id)
 
 
 async def record_bot_message(client: Client, text: str, *, now: datetime | None = None) -> Message | None:

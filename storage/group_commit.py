@@ -39,19 +39,21 @@ class GroupCommit:
         self.most = most
         self.transactions = 0
         self.bodies = 0
-        self._waiting: list[tuple[Body, asyncio.Future]] = []
+        self._waiting: list[tuple[int, Body, asyncio.Future]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._running: set[asyncio.Task] = set()
 
-    async def run(self, body: Callable[[], Awaitable[T]]) -> T:
-        """`body`'s result once the transaction it ran in has committed; its exception if it fails alone."""
+    async def run(self, body: Callable[[], Awaitable[T]], *, order: int = 0) -> T:
+        """`body`'s result once the transaction it ran in has committed; its exception if it fails alone. A batch
+        runs its bodies by ascending `order`: bodies that lock rows by that key lock them in one order in every
+        batch, so two processes' batches cannot deadlock on them."""
         if isinstance(get_connection("default"), TransactionalDBClient):
             # The caller's own transaction holds it and commits it: batch-mates must not ride on a transaction that
             # may still roll back after they were told theirs committed.
             return await body()
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._waiting.append((body, future))
+        self._waiting.append((order, body, future))
         if len(self._waiting) >= self.most:
             self._start()
         elif self._timer is None:
@@ -70,7 +72,8 @@ class GroupCommit:
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
-    async def _commit(self, batch: list[tuple[Body, asyncio.Future]]) -> None:
+    async def _commit(self, batch: list[tuple[int, Body, asyncio.Future]]) -> None:
+        batch = [(body, future) for _, body, future in sorted(batch, key=lambda waiting: waiting[0])]
         try:
             await self._commit_or_retry(batch)
         finally:
@@ -123,5 +126,5 @@ def of_this_loop() -> GroupCommit:
     return group
 
 
-async def run(body: Callable[[], Awaitable[T]]) -> T:
-    return await of_this_loop().run(body)
+async def run(body: Callable[[], Awaitable[T]], *, order: int = 0) -> T:
+    return await of_this_loop().run(body, order=order)

@@ -97,3 +97,19 @@ async def test_a_message_written_inside_a_callers_transaction_is_part_of_it_not_
     await dialogs.record_inbound(clients[1], "Stored", now=at(0))
     assert group.transactions - transactions == 1
     assert await Message.all().values_list("text", flat=True) == ["Stored"]
+
+
+async def test_a_batch_runs_its_writes_in_ascending_order_of_their_key(db):
+    """Each message locks its client's chat: batches that take chats in one order cannot deadlock each other."""
+    group = group_commit.GroupCommit()
+    ran: list[int] = []
+
+    def body(key: int):
+        async def write() -> int:
+            ran.append(key)
+            return key
+        return write
+
+    results = await asyncio.gather(*(group.run(body(key), order=key) for key in (30, 10, 20)))
+    assert results == [30, 10, 20]  # each caller gets its own result
+    assert (ran, group.transactions) == ([10, 20, 30], 1)
