@@ -149,8 +149,9 @@ async def choose_order_manager(account_id: int, widget_id: int, client_id: int,
     Sticky looks first at who answers for the client's conversation now (`chat`, the caller's read of it: his
     chat's assignee), then at the manager of his latest earlier order.
     """
-    rotation = await Rotation.of(account_id, widget_id)
+    # Read before the rotation, which takes the widget's lock at once when anyone has a capacity.
     previous = await sql.first(_PREVIOUS_MANAGER, client_id)
+    rotation = await Rotation.of(account_id, widget_id)
     keepers = (chat.assignee_id if chat is not None else None, previous["order_manager_id"] if previous else None)
     for keeper in keepers:
         if rotation.may_keep(keeper):

@@ -48,6 +48,8 @@ async def create_order(
     Without a widget the order comes through the account's default widget, so it still has a rotation.
     """
     now = now or utcnow()
+    if len(customer_info) > MAX_TEXT:
+        raise Invalid("customer information is limited to {limit} characters", field="customer_info", limit=MAX_TEXT)
     async with in_transaction():
         # Found and locked in one statement. Locked, so that the personal manager copied onto the order is the one a
         # concurrent change leaves (sales.clients.set_personal_manager locks the client too, then updates his orders).
@@ -61,9 +63,6 @@ async def create_order(
             widget = await Widget.get(account_id=account_id, is_default=True)
         else:
             widget = await get_in_account(Widget, account_id, widget_id, what="widget")
-        if len(customer_info) > MAX_TEXT:
-            raise Invalid("customer information is limited to {limit} characters", field="customer_info",
-                          limit=MAX_TEXT)
         chat = await Chat.filter(client_id=client_id).first()
         # Chosen before the order is written, so that it is written once, with its manager: the rotation's lock
         # is taken in the choice and held to the commit, and every statement after it waits for all the widget's

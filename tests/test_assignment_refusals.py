@@ -10,11 +10,16 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import pytest
+from tortoise.exceptions import DoesNotExist
+from tortoise.transactions import in_transaction
+
 from sales import accounts, assignment, orders
 from sales.assignment import (
     MAX_GROUP,
     assign_order,
     assign_orders,
+    change_order_manager,
     detach_idle_orders,
     note_actions_on_client,
     note_manager_action,
@@ -23,7 +28,7 @@ from sales.assignment import (
 from sales.audit import order_history
 from sales.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
 from sales.orders import create_order
-from storage.models import AssignmentLog, AssignmentReason, Order, OrderStatus, Outbox
+from storage.models import AssignmentLog, AssignmentReason, Order, OrderStatus, Outbox, RotationState
 from tests.factories import at, make_shop, new_client, reload
 
 DAY = 24 * 60  # minutes
@@ -249,7 +254,77 @@ async def test_a_managers_paid_orders_do_not_count_against_his_capacity(db):
     assert (await _order(shop, client)).order_manager_id == keeper
 
 
+async def test_when_every_manager_has_a_capacity_the_full_one_is_skipped_though_it_is_his_turn(db):
+    shop = await make_shop(managers=2)
+    first, second = sorted(shop.managers, key=lambda m: m.id)
+    for manager in (first, second):
+        await accounts.update_employee(shop.owner, manager.id, capacity=1)
+    order = await _order(shop)
+    assert order.order_manager_id == first.id
+    await assign_order(shop.owner, order.id, second.id)
+    assert (await _order(shop)).order_manager_id == first.id
+
+
+async def test_an_order_through_a_widget_without_its_rotation_row_fails_naming_the_widget(db):
+    shop = await make_shop(managers=1)
+    await RotationState.filter(widget_id=shop.widget.id).delete()
+    with pytest.raises(DoesNotExist, match=f"^widget {shop.widget.id} has no rotation$"):
+        await _order(shop)
+
+
+# Creating an order.
+
+
+async def test_an_order_for_another_accounts_client_says_the_client_is_not_found(db):
+    shop = await make_shop(managers=1)
+    other = await make_shop(managers=1)
+    theirs = await new_client(other)
+    error = await _refused(_order(shop, theirs))
+    assert refusal(error) == (NotFound, f"client {theirs.id} not found", "client_id")
+    assert await Order.filter(client_id=theirs.id).count() == 0
+
+
+async def test_an_order_created_without_customer_information_has_none(db):
+    shop = await make_shop(managers=1)
+    client = await new_client(shop)
+    order = await create_order(shop.account.id, client_id=client.id, offer_id=shop.offer.id)
+    assert (await reload(order)).customer_info == ""
+
+
+# Changing an order's manager.
+
+
+async def test_a_manager_change_writes_the_managers_columns_only_not_the_rest_of_an_older_copy(db):
+    shop = await make_shop(managers=2)
+    order = await _order(shop)
+    other = next(m.id for m in shop.managers if m.id != order.order_manager_id)
+    await Order.filter(id=order.id).update(customer_info="written after the copy was read")
+    async with in_transaction():
+        await change_order_manager(order, other, reason=AssignmentReason.MANUAL, actor_id=shop.owner.id, now=at(5))
+    changed = await reload(order)
+    assert (changed.order_manager_id, changed.customer_info) == (other, "written after the copy was read")
+
+
+async def test_a_manager_replaced_by_hand_is_not_told_of_a_detach(db):
+    shop = await make_shop(managers=2)
+    order = await _order(shop)
+    other = next(m.id for m in shop.managers if m.id != order.order_manager_id)
+    await assign_order(shop.owner, order.id, other, now=at(5))
+    assert await Outbox.filter(kind="order.detached").count() == 0
+
+
 # Detaching idle managers.
+
+
+async def test_a_detached_managers_ping_names_the_order_and_is_due_at_the_sweep(db):
+    shop = await make_shop(managers=1)
+    order = await _order(shop)
+    await detach_idle_orders(at(DAY + 1))
+    log = (await order_history(order.id))[-1]
+    [ping] = await Outbox.filter(kind="order.detached")
+    assert (ping.account_id, ping.employee_id, ping.payload, ping.available_at, ping.dedupe_key) == (
+        shop.account.id, shop.managers[0].id, {"order_id": order.id}, at(DAY + 1), f"order.detached:{log.id}"
+    )
 
 
 async def test_an_account_detaching_after_one_second_detaches_after_one_second(db):
