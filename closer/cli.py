@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import subprocess
 import sys
@@ -78,11 +79,21 @@ def load_settings() -> Settings:
     return Settings().model_copy(update={"demo": False})
 
 
+async def _freeze_what_is_loaded(_: web.Application) -> None:
+    """Once the process has started (the last startup step): what is loaded by now lives as long as the process, and
+    the garbage collector's full passes skip it from here on. aiogram's Bot API models alone are 128 MB of objects; a
+    full pass over everything took 100-300 ms while webhooks waited. At half of closer's rate, p99 was 202-321 ms, and
+    35-37 ms with the collector switched off (issue 14)."""
+    gc.collect()
+    gc.freeze()
+
+
 def _serve(settings: Settings, banner: str | None = None, emulator=None, reuse_port: bool = False) -> None:
     # Imported here: the bot side (aiogram) costs seconds of CPU to import, which migrate and create-account skip.
     from closer.app import create_app
 
     app = create_app(settings, emulator=emulator)
+    app.on_startup.append(_freeze_what_is_loaded)
 
     def announce(_: object) -> None:
         if banner:

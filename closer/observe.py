@@ -8,6 +8,7 @@ scrape time, so any replica answers for the whole deployment.
 from __future__ import annotations
 
 import contextvars
+import gc
 import logging
 import re
 import time
@@ -47,6 +48,7 @@ class Metrics:
         self.shared = _SharedNumbers()
         self.registry.register(self.shared)
         self.registry.register(_GroupCommitNumbers())
+        self.registry.register(_FrozenObjects())
 
 
 class _SharedNumbers:
@@ -83,6 +85,14 @@ class _GroupCommitNumbers:
         yield CounterMetricFamily("closer_group_commit_transactions", "Transactions of grouped writes (a body "
                                   "run again alone after its batch failed counts again)", value=group.transactions)
         yield CounterMetricFamily("closer_group_commit_bodies", "Grouped writes run", value=group.bodies)
+
+
+class _FrozenObjects:
+    """What `closer run` froze once started (closer.cli): the garbage collector's full passes skip these."""
+
+    def collect(self):
+        yield GaugeMetricFamily("closer_gc_frozen_objects", "Objects frozen at startup, skipped by full collections",
+                                value=gc.get_freeze_count())
 
 
 async def refresh_shared_numbers(shared: _SharedNumbers) -> None:
