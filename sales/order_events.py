@@ -10,16 +10,16 @@ from sales import outbox
 from sales.conversations import announce
 from storage.models import Chat, Order, Outbox
 
-_UNREAD = object()
+
+async def order_changed(order: Order, now: datetime, *, key: object = None) -> None:
+    """In the caller's transaction, after the change."""
+    await announce_order(await Chat.filter(client_id=order.client_id).first(), order, now, key=key)
 
 
-async def order_changed(order: Order, now: datetime, *, key: object = None, chat: Chat | None | object = _UNREAD,
-                        along: Sequence[Outbox] = ()) -> None:
-    """In the caller's transaction, after the change. A client with no conversation yet has no screen to update.
-    `chat`: the client's chat (or None) when the caller has read it already; `along`: the caller's other outbox rows
-    of this change, written with the event in one statement."""
-    if chat is _UNREAD:
-        chat = await Chat.filter(client_id=order.client_id).first()
+async def announce_order(chat: Chat | None, order: Order, now: datetime, *, key: object = None,
+                         along: Sequence[Outbox] = ()) -> None:
+    """`order_changed` for a caller that has read the client's chat already (None: he has none yet, so no screen to
+    update). `along`: the caller's other outbox rows of this change, written with the event in one statement."""
     if chat is None:
         await outbox.enqueue_many(list(along))
         return

@@ -94,7 +94,7 @@ async def create_order(
                 },
                 now=now,
             ))
-        await order_events.order_changed(order, now, chat=chat, along=rows)
+        await order_events.announce_order(chat, order, now, along=rows)
     return order
 
 
