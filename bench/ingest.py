@@ -275,6 +275,17 @@ def _line(label: str, r: LoadResult) -> str:
             f"p99 {percentile(r.latencies_ms, 99):.1f} ms, errors {r.errors or 0}")
 
 
+async def _grouped(base: str) -> dict[str, float]:
+    """The group commit's counters on closer's /metrics page (storage.group_commit)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as page:
+        text = await page.text()
+    prefix = "closer_group_commit_"
+    return {line[len(prefix):].rsplit(" ", 1)[0].removesuffix("_total"): float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line.startswith(prefix)}
+
+
 async def run(env: BenchEnv) -> Report:
     """Every side meets the same state: each customer has written once through that very side (its chat exists and
     is routed, the side's caches, connections and prepared statements are warm) before anything is timed: closer
@@ -305,14 +316,22 @@ async def run(env: BenchEnv) -> Report:
                        detail=f"{CUSTOMERS} customers, one message each, before timing"
                               + (f": {_statuses(warm)}" if warm else ""))
             rows_before = await _counts(url)
+            grouped_before = await _grouped(base)
             profile = start_profile(closer.pid, "ingest", seconds)
             saturated = await closed_loop(_updates(hook, secret, next(first_id)), concurrency=CONCURRENCY,
                                           seconds=seconds)
             if profile is not None:
                 profile.wait(timeout=60)
+            grouped = {name: value - grouped_before[name] for name, value in (await _grouped(base)).items()}
             print("  " + _line("closer, closed loop", saturated), flush=True)
             report.add("closer: sustained updates/s, 1 process", saturated.rate, "updates/s",
                        detail=f"{CONCURRENCY} senders, {seconds:.0f} s")
+            transactions = grouped["transactions"] or 1
+            report.add("closer: messages per transaction at saturation (group commit)",
+                       grouped["bodies"] / transactions, "",
+                       detail=f"{grouped['shared_statements'] / transactions:.1f} set-based statements per "
+                              f"transaction, each for {grouped['shared_calls'] / (grouped['shared_statements'] or 1):.1f}"
+                              " messages' statements")
             report.latencies[f"closer at saturation ({CONCURRENCY} senders)"] = saturated.latencies_ms
             steps = {}
             for share in (0.25, 0.5, 0.75, 1.0):

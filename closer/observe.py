@@ -85,6 +85,10 @@ class _GroupCommitNumbers:
         yield CounterMetricFamily("closer_group_commit_transactions", "Transactions of grouped writes (a body "
                                   "run again alone after its batch failed counts again)", value=group.transactions)
         yield CounterMetricFamily("closer_group_commit_bodies", "Grouped writes run", value=group.bodies)
+        yield CounterMetricFamily("closer_group_commit_shared_statements", "Set-based statements run for several "
+                                  "grouped writes at once", value=group.shared_statements)
+        yield CounterMetricFamily("closer_group_commit_shared_calls", "Grouped writes' statements that a set-based "
+                                  "statement ran", value=group.shared_calls)
 
 
 class _FrozenObjects:

@@ -20,7 +20,7 @@ from sales.assignment import OPEN_STATUSES, Rotation, owner_of
 from sales.clock import aware, utcnow
 from sales.errors import Conflict, Invalid, NotAllowed
 from sales.listing import chat_status, visible_chat
-from storage import sql
+from storage import group_commit, sql
 from storage.models import (
     Account,
     AssignmentLog,
@@ -73,14 +73,38 @@ _ANSWERING_FOR = sql.Statement(
 )
 
 
+# The same for a batch's clients (storage.group_commit), in one statement.
+_ANSWERING_FOR_EACH = sql.Statement(
+    "SELECT x.client_id, e.id FROM unnest($1::bigint[]) AS x(client_id) JOIN employee e ON e.active AND e.id IN ("
+    "SELECT order_manager_id FROM orders WHERE client_id = x.client_id AND status IN ("
+    + ", ".join(f"'{status.value}'" for status in OPEN_STATUSES) + ") "
+    "UNION SELECT personal_manager_id FROM client WHERE id = x.client_id "
+    "UNION SELECT assignee_id FROM chat WHERE client_id = x.client_id) ORDER BY x.client_id, e.id"
+)
+
+
+async def _answering(client_id: int) -> list[int]:
+    return [row["id"] for row in await sql.rows(_ANSWERING_FOR, client_id)]
+
+
+async def _answering_each(calls: list[tuple[int]]) -> list[list[int]]:
+    found: dict[int, list[int]] = {}
+    for row in await sql.rows(_ANSWERING_FOR_EACH, list({client_id for client_id, in calls})):
+        found.setdefault(row["client_id"], []).append(row["id"])
+    return [list(found.get(client_id, ())) for client_id, in calls]
+
+
+_answering_for = group_commit.Batched(_answering, _answering_each)
+
+
 async def answering_for(client_id: int) -> list[int]:
     """Who answers for a client (SPEC §4.1, §10.3): the active ones among his chat's assignee, his personal manager
     and the managers of his open orders. They get his messages in Telegram, and their Mine tabs show his chat.
 
-    One statement written by hand (storage.sql), as it runs for every message a client writes. Everything is read
-    from the rows, not from a caller's copy, which may predate a change.
+    One statement written by hand (storage.sql), as it runs for every message a client writes (one for a batch's
+    clients). Everything is read from the rows, not from a caller's copy, which may predate a change.
     """
-    return [row["id"] for row in await sql.rows(_ANSWERING_FOR, client_id)]
+    return await _answering_for(client_id)
 
 
 async def audience_of(chat: Chat, *also: int | None, was_unassigned: bool = False) -> Audience:
@@ -196,6 +220,31 @@ _CLIENT_WROTE = sql.Statement(
     "UPDATE chat SET last_inbound_message_id = $2, last_message_at = $3, status = $4, snoozed_until = $5, "
     "waiting_since = $6, unanswered_alerted_at = $7 WHERE id = $1"
 )
+_CLIENTS_WROTE = sql.Statement(
+    "UPDATE chat SET last_inbound_message_id = v.message_id, last_message_at = v.at, status = v.status, "
+    "snoozed_until = v.snoozed_until, waiting_since = v.waiting_since, unanswered_alerted_at = v.alerted_at "
+    "FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::varchar[], $5::timestamptz[], "
+    "$6::timestamptz[], $7::timestamptz[]) AS v(id, message_id, at, status, snoozed_until, waiting_since, alerted_at) "
+    "WHERE chat.id = v.id"
+)
+
+
+async def _client_wrote(*values) -> None:
+    await sql.execute(_CLIENT_WROTE, *values)
+
+
+async def _clients_wrote(calls: list[tuple]) -> list[None]:
+    if len({values[0] for values in calls}) < len(calls):
+        # One UPDATE … FROM writes a row once, whichever of its values: one chat twice goes in order.
+        for values in calls:
+            await sql.execute(_CLIENT_WROTE, *values)
+    else:
+        await sql.execute(_CLIENTS_WROTE, *(list(column) for column in zip(*calls, strict=True)))
+    return [None] * len(calls)
+
+
+# A batch's chats (storage.group_commit) are written in one statement.
+_chat_written = group_commit.Batched(_client_wrote, _clients_wrote)
 
 
 async def on_client_message(chat: Chat, client: Client, message_id: int, now: datetime) -> list[int]:
@@ -226,8 +275,8 @@ async def on_client_message(chat: Chat, client: Client, message_id: int, now: da
         chat.last_message_at = now
     # The chat's row is written once here, the message's time included (the caller leaves it to this); its row is
     # locked, so the columns written back as read change nothing.
-    await sql.execute(_CLIENT_WROTE, chat.id, message_id, chat.last_message_at, ChatStatus(chat.status).value,
-                      chat.snoozed_until, chat.waiting_since, chat.unanswered_alerted_at)
+    await _chat_written(chat.id, message_id, chat.last_message_at, ChatStatus(chat.status).value,
+                        chat.snoozed_until, chat.waiting_since, chat.unanswered_alerted_at)
     if route:
         assignee, reason = await choose_assignee(chat, client)
         await change_assignee(chat, assignee, reason=reason, actor_id=None, now=now, listed=not born)

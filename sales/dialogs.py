@@ -39,15 +39,45 @@ _CHAT_MOVED = sql.Statement("UPDATE chat SET last_message_at = $2 WHERE id = $1"
 # Two first messages of a new client at once (two processes) make one chat: the second waits for the first's row.
 _CHAT_NEW = sql.Statement("INSERT INTO chat (account_id, client_id, status, created_at) VALUES ($1, $2, $3, $4) "
                           "ON CONFLICT (client_id) DO NOTHING")
+# A batch's (storage.group_commit) in one statement each. The chats are locked in ascending client id, the order
+# every batch takes them in. The messages' ids come from their sequence in the order the rows go in, unnest's.
+_CHATS_LOCKED = sql.Statement("SELECT * FROM chat WHERE client_id = ANY($1::bigint[]) ORDER BY client_id FOR UPDATE")
+_MESSAGES = sql.Statement(
+    "INSERT INTO message (chat_id, direction, sender_kind, employee_id, text, telegram_message_id, created_at) "
+    "SELECT * FROM unnest($1::bigint[], $2::varchar[], $3::varchar[], $4::bigint[], $5::text[], $6::bigint[], "
+    "$7::timestamptz[]) RETURNING *"
+)
+
+
+async def _chat_row(client_id: int) -> dict | None:
+    return await sql.first(_CHAT_LOCKED, client_id)
+
+
+async def _chat_rows(calls: list[tuple[int]]) -> list[dict | None]:
+    found = {row["client_id"]: row for row in await sql.rows(_CHATS_LOCKED, [client_id for client_id, in calls])}
+    return [found.get(client_id) for client_id, in calls]
+
+
+async def _message_row(*values) -> dict | None:
+    return await sql.first(_MESSAGE, *values)
+
+
+async def _message_rows(calls: list[tuple]) -> list[dict]:
+    rows = await sql.rows(_MESSAGES, *(list(column) for column in zip(*calls, strict=True)))
+    return sorted(rows, key=lambda row: row["id"])
+
+
+_chat_locked = group_commit.Batched(_chat_row, _chat_rows)
+_message_written = group_commit.Batched(_message_row, _message_rows)
 
 
 async def _locked_chat(client: Client, *, create: bool = True) -> Chat | None:
     """The client's one chat, locked: the lock serialises every writer of this conversation (PostgreSQL).
     The row is made with his first message (`create`); without it, no chat is None. Callers hold a transaction."""
-    row = await sql.first(_CHAT_LOCKED, client.id)
+    row = await _chat_locked(client.id)
     if row is None and create:
         await sql.execute(_CHAT_NEW, client.account_id, client.id, ChatStatus.OPEN.value, utcnow())
-        row = await sql.first(_CHAT_LOCKED, client.id)
+        row = await _chat_locked(client.id)
     # Tortoise's own constructor of a fetched row (it converts SQLite's values as its queries do).
     return Chat._init_from_db(**row) if row is not None else None
 
@@ -64,8 +94,8 @@ async def _append(
     touch_chat: bool = True,
 ) -> Message:
     """The message, and the chat's time of its newest message (unless the caller writes the chat's row itself)."""
-    row = await sql.first(_MESSAGE, chat.id, direction.value, sender_kind.value, employee_id, text,
-                          telegram_message_id, at)
+    row = await _message_written(chat.id, direction.value, sender_kind.value, employee_id, text,
+                                 telegram_message_id, at)
     if touch_chat and (chat.last_message_at is None or chat.last_message_at < at):
         await sql.execute(_CHAT_MOVED, chat.id, at)
     return Message._init_from_db(**row)

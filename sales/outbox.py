@@ -7,7 +7,7 @@ from typing import Any
 
 from sales.access import get_in_account, require_admin
 from sales.errors import Conflict
-from storage import sql
+from storage import group_commit, sql
 from storage.models import Employee, Outbox, OutboxStatus
 
 # Kinds the delivery worker understands. One row is one message to one recipient.
@@ -78,17 +78,42 @@ def _insert(count: int) -> sql.Statement:
     return _INSERTS[count]
 
 
-async def enqueue_many(rows: list[Outbox]) -> None:
-    """Rows made by `row`, in one statement (a fan-out of 50 alerts was 50 round trips inside the payment's
-    transaction), written by hand (storage.sql): every customer message writes some."""
+def _values(r: Outbox) -> tuple[Any, ...]:
+    return (r.account_id, r.kind, r.dedupe_key, r.employee_id, r.client_id, _PAYLOAD.to_db_value(r.payload, r),
+            OutboxStatus(r.status).value, r.attempts, r.available_at, r.created_at)
+
+
+async def _write(rows: list[Outbox]) -> None:
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start:start + _CHUNK]
-        values = []
-        for r in chunk:
-            values += (r.account_id, r.kind, r.dedupe_key, r.employee_id, r.client_id,
-                       _PAYLOAD.to_db_value(r.payload, r), OutboxStatus(r.status).value, r.attempts, r.available_at,
-                       r.created_at)
-        await sql.execute(_insert(len(chunk)), *values)
+        await sql.execute(_insert(len(chunk)), *(value for r in chunk for value in _values(r)))
+
+
+# A batch's rows (storage.group_commit), however many, in one statement of one spelling.
+_INSERT_EACH = sql.Statement(
+    f"INSERT INTO outbox ({', '.join(_COLUMNS)}) SELECT a, k, d, e, c, p::jsonb, s, n, t, m FROM unnest("
+    "$1::bigint[], $2::varchar[], $3::varchar[], $4::bigint[], $5::bigint[], $6::text[], $7::varchar[], $8::int[], "
+    "$9::timestamptz[], $10::timestamptz[]) AS r(a, k, d, e, c, p, s, n, t, m)"
+)
+
+
+async def _write_each(calls: list[tuple[list[Outbox]]]) -> list[None]:
+    rows = [r for rows, in calls for r in rows]
+    if len(rows) > _CHUNK:
+        await _write(rows)
+    elif rows:
+        await sql.execute(_INSERT_EACH, *(list(column) for column in zip(*map(_values, rows), strict=True)))
+    return [None] * len(calls)
+
+
+_written = group_commit.Batched(_write, _write_each)
+
+
+async def enqueue_many(rows: list[Outbox]) -> None:
+    """Rows made by `row`, in one statement (a fan-out of 50 alerts was 50 round trips inside the payment's
+    transaction), written by hand (storage.sql): every customer message writes some; a batch's messages
+    (storage.group_commit) write theirs together."""
+    await _written(rows)
 
 
 async def retry_parked(actor: Employee, outbox_id: int, *, now: datetime) -> Outbox:

@@ -11,11 +11,32 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from storage import sql
+from storage import group_commit, sql
 
 # Every update makes one: written by hand (storage.sql), it is on every update's path.
 _CLAIM = sql.Statement("INSERT INTO telegram_update (bot_id, update_id, received_at) VALUES ($1, $2, $3) "
                        "ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING id")
+_CLAIMS = sql.Statement(
+    "INSERT INTO telegram_update (bot_id, update_id, received_at) "
+    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) "
+    "ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING id, bot_id, update_id"
+)
+
+
+async def _claim(bot_id: int, update_id: int, received_at: datetime) -> int | None:
+    row = await sql.first(_CLAIM, bot_id, update_id, received_at)
+    return row["id"] if row is not None else None
+
+
+async def _claims(calls: list[tuple[int, int, datetime]]) -> list[int | None]:
+    bots, updates, times = (list(column) for column in zip(*calls, strict=True))
+    made = {(row["bot_id"], row["update_id"]): row["id"] for row in await sql.rows(_CLAIMS, bots, updates, times)}
+    # pop: of two claims of one update, only the first made it.
+    return [made.pop((bot_id, update_id), None) for bot_id, update_id, _ in calls]
+
+
+# The claims of a batch's messages (storage.group_commit) are one INSERT.
+_claimed = group_commit.Batched(_claim, _claims)
 _RELEASE = sql.Statement("DELETE FROM telegram_update WHERE id = $1")
 
 
@@ -39,10 +60,10 @@ class UpdateClaim:
 
     async def take(self) -> None:
         """In the caller's transaction, before its effects; again when that transaction is run again."""
-        row = await sql.first(_CLAIM, self.bot_id, self.update_id, self.received_at)
-        if row is None:
+        claim_id = await _claimed(self.bot_id, self.update_id, self.received_at)
+        if claim_id is None:
             raise AlreadyHandled(self.update_id)
-        self.id = row["id"]
+        self.id = claim_id
 
     async def take_alone(self) -> None:
         """Outside any transaction: committed at once, so a resend while the handler runs is skipped."""

@@ -10,7 +10,7 @@ import pytest
 
 from sales import conversations, dialogs, outbox
 from storage import group_commit
-from storage.models import Message, Outbox
+from storage.models import Chat, Message, Outbox, TelegramUpdate
 from tests.factories import at, make_shop, new_client
 
 
@@ -113,3 +113,106 @@ async def test_a_batch_runs_its_writes_in_ascending_order_of_their_key(db):
     results = await asyncio.gather(*(group.run(body(key), order=key) for key in (30, 10, 20)))
     assert results == [30, 10, 20]  # each caller gets its own result
     assert (ran, group.transactions) == ([10, 20, 30], 1)
+
+
+async def _clients_in_conversation(count: int):
+    """Clients whose chats exist and have an assignee: their next messages take the common path."""
+    clients = await _clients(count)
+    for client in clients:
+        await dialogs.record_inbound(client, "First", now=at(0))
+    return clients
+
+
+async def test_a_batchs_messages_share_each_statement_on_postgres(pg):
+    """Claim, chat lock, message, who answers, the chat's move, the outbox rows: one statement each for the batch."""
+    from storage.claims import UpdateClaim
+
+    clients = await _clients_in_conversation(8)
+    group = group_commit.of_this_loop()
+    before = (group.transactions, group.shared_statements, group.shared_calls)
+    messages = await asyncio.gather(*(
+        dialogs.record_inbound(c, f"Again from {c.name}", now=at(1), once=UpdateClaim(1, 1000 + n, at(1)))
+        for n, c in enumerate(clients)))
+    after = (group.transactions, group.shared_statements, group.shared_calls)
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 6, 48]
+    # Each writer got its own message back, and each chat points at its client's.
+    assert [m.text for m in messages] == [f"Again from {c.name}" for c in clients]
+    for client, message in zip(clients, messages, strict=True):
+        chat = await Chat.get(client_id=client.id)
+        assert (message.chat_id, chat.last_inbound_message_id, chat.last_message_at) == (chat.id, message.id, at(1))
+        staff_rows = await Outbox.filter(dedupe_key__startswith=f"{outbox.MESSAGE_TO_STAFF}:{message.id}:")
+        assert [r.employee_id for r in staff_rows] == [chat.assignee_id]
+    assert await TelegramUpdate.filter(update_id__gte=1000).count() == 8
+
+
+async def test_a_resent_update_in_a_batch_is_skipped_and_its_batch_mates_are_stored(pg):
+    from storage.claims import AlreadyHandled, UpdateClaim
+
+    clients = await _clients_in_conversation(3)
+    await dialogs.record_inbound(clients[1], "The first delivery", now=at(1), once=UpdateClaim(1, 77, at(1)))
+    outcomes = await asyncio.gather(*(
+        dialogs.record_inbound(c, f"From {c.name}", now=at(2), once=UpdateClaim(1, 76 + n, at(2)))
+        for n, c in enumerate(clients)), return_exceptions=True)
+    assert [type(o).__name__ for o in outcomes] == ["Message", "AlreadyHandled", "Message"]
+    assert isinstance(outcomes[1], AlreadyHandled)
+    texts = await Message.filter(direction="in").exclude(text="First").order_by("id").values_list("text", flat=True)
+    assert texts == ["The first delivery", "From C0", "From C2"]
+
+
+async def test_two_messages_of_one_client_never_share_a_batch(db):
+    """Both would read the chat's row before either wrote it."""
+    clients = await _clients_in_conversation(2)
+    one, other = clients
+    group = group_commit.of_this_loop()
+    transactions = group.transactions
+    first, second, third = await asyncio.gather(
+        dialogs.record_inbound(one, "One", now=at(1)),
+        dialogs.record_inbound(other, "Other", now=at(1)),
+        dialogs.record_inbound(one, "One again", now=at(2)),
+    )
+    assert group.transactions - transactions == 2
+    chat = await Chat.get(client_id=one.id)
+    assert (chat.last_inbound_message_id, chat.last_message_at) == (third.id, at(2))
+    assert third.id > first.id
+
+
+async def test_bodies_that_share_no_statement_take_turns_in_ascending_order_on_postgres(pg):
+    """A body runs as if alone between its shared statements: no other body's write lands in the middle."""
+    group = group_commit.GroupCommit()
+    ran: list[str] = []
+
+    def body(key: int):
+        async def write() -> int:
+            ran.append(f"{key} starts")
+            await asyncio.sleep(0)
+            ran.append(f"{key} ends")
+            return key
+        return write
+
+    assert await asyncio.gather(*(group.run(body(key), order=key) for key in (2, 1))) == [2, 1]
+    assert ran == ["1 starts", "1 ends", "2 starts", "2 ends"]
+
+
+async def test_what_arrives_while_the_batches_run_forms_one_batch_the_moment_one_commits(db):
+    """Under load batches grow by themselves: a busy process writes more per transaction, not more transactions."""
+    group = group_commit.GroupCommit(parallel=1)
+    release = asyncio.Event()
+
+    async def slow() -> str:
+        await release.wait()
+        return "first"
+
+    def body(n: int):
+        async def write() -> int:
+            return n
+        return write
+
+    first = asyncio.ensure_future(group.run(slow))
+    await asyncio.sleep(0.02)  # its batch is running
+    later = [asyncio.ensure_future(group.run(body(n))) for n in range(5)]
+    await asyncio.sleep(0.02)  # ten windows: they wait, the one batch allowed is still running
+    assert group.transactions == 1
+    assert not any(f.done() for f in later)
+    release.set()
+    assert await asyncio.gather(first, *later) == ["first", 0, 1, 2, 3, 4]
+    assert (group.transactions, group.bodies) == (2, 6)
