@@ -21,7 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from tortoise.functions import Count
 
 from sales.clock import utcnow
-from storage import group_commit
+from storage import coalesce, group_commit
 from storage.models import AssignmentLog, ImportantItem, Outbox, OutboxStatus, PaymentEffect, PaymentEvent
 
 REQUEST_ID = contextvars.ContextVar("request_id", default=None)
@@ -89,6 +89,10 @@ class _GroupCommitNumbers:
                                   "grouped writes at once", value=group.shared_statements)
         yield CounterMetricFamily("closer_group_commit_shared_calls", "Grouped writes' statements that a set-based "
                                   "statement ran", value=group.shared_calls)
+        yield CounterMetricFamily("closer_coalesced_statements", "Statements run once for several callers "
+                                  "(storage.coalesce)", value=coalesce.Numbers.statements)
+        yield CounterMetricFamily("closer_coalesced_calls", "Callers' statements those stood for",
+                                  value=coalesce.Numbers.calls)
 
 
 class _FrozenObjects:

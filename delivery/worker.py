@@ -21,13 +21,35 @@ from tortoise.expressions import F
 
 from bot.pacing import Unreachable
 from sales.clock import utcnow
-from storage import sql
+from storage import coalesce, sql
 from storage.db import STORAGE_DOWN, dialect
 from storage.models import Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
 # Every outbox row ends with it, two per customer message: written by hand (storage.sql).
 _FINISH = sql.Statement("UPDATE outbox SET status = $2, sent_at = $3, last_error = $4 WHERE id = $1")
+# Rows that finish in one turn of the event loop (storage.coalesce): one statement. Every customer message has two.
+_FINISH_EACH = sql.Statement(
+    "UPDATE outbox SET status = v.status, sent_at = v.sent_at, last_error = v.error "
+    "FROM unnest($1::bigint[], $2::varchar[], $3::timestamptz[], $4::text[]) AS v(id, status, sent_at, error) "
+    "WHERE outbox.id = v.id"
+)
+
+
+async def _finish_one(*values) -> None:
+    await sql.execute(_FINISH, *values)
+
+
+async def _finish_each(calls: list[tuple]) -> list[None]:
+    if len({values[0] for values in calls}) < len(calls):
+        for values in calls:  # one UPDATE … FROM writes a row once: the same row twice goes in order
+            await sql.execute(_FINISH, *values)
+    else:
+        await sql.execute(_FINISH_EACH, *(list(column) for column in zip(*calls, strict=True)))
+    return [None] * len(calls)
+
+
+_finished = coalesce.Coalesced(_finish_one, _finish_each)
 # The longest pause between rounds while the database or Redis is away.
 MAX_BACKOFF_SECONDS = 5.0
 
@@ -105,7 +127,7 @@ class DeliveryWorker:
         return claimed
 
     async def _finish(self, row: Outbox, status: OutboxStatus, error: str | None = None) -> None:
-        await sql.execute(_FINISH, row.id, status.value, self._clock(), error)
+        await _finished(row.id, status.value, self._clock(), error)
 
     async def _handle(self, row: Outbox) -> None:
         channel = self._by_kind[row.kind]

@@ -13,7 +13,7 @@ from sales.access import active_staff, get_in_account, is_admin, require_active
 from sales.audit import log_personal_manager_change
 from sales.clock import utcnow
 from sales.errors import Conflict, Invalid, NotAllowed
-from storage import sql
+from storage import coalesce, sql
 from storage.models import (
     AssignmentLog,
     AssignmentReason,
@@ -237,6 +237,27 @@ _SENDER = sql.Statement(
     "LIMIT 1) AS staff_id FROM client c WHERE c.account_id = $1 AND c.telegram_user_id = $2"
 )
 
+# The same for the senders of updates that arrive together (storage.coalesce): one statement.
+_SENDERS = sql.Statement(
+    "SELECT c.*, (SELECT e.id FROM employee e WHERE e.account_id = x.account_id "
+    "AND e.telegram_user_id = x.telegram_user_id AND e.active LIMIT 1) AS staff_id "
+    "FROM unnest($1::bigint[], $2::bigint[]) AS x(account_id, telegram_user_id) "
+    "JOIN client c ON c.account_id = x.account_id AND c.telegram_user_id = x.telegram_user_id"
+)
+
+
+async def _sender(account_id: int, telegram_user_id: int) -> dict | None:
+    return await sql.first(_SENDER, account_id, telegram_user_id)
+
+
+async def _senders(calls: list[tuple[int, int]]) -> list[dict | None]:
+    accounts, users = (list(column) for column in zip(*calls, strict=True))
+    found = {(row["account_id"], row["telegram_user_id"]): row for row in await sql.rows(_SENDERS, accounts, users)}
+    return [found.get(call) for call in calls]
+
+
+_sender_row = coalesce.Coalesced(_sender, _senders)
+
 
 async def telegram_sender(account_id: int, telegram_user_id: int) -> tuple[Employee | None, Client | None]:
     """Who writes to the account's bot: (employee, None) for a linked active employee, whether or not he is also a
@@ -245,7 +266,7 @@ async def telegram_sender(account_id: int, telegram_user_id: int) -> tuple[Emplo
     A known client who is not staff (every customer message) takes one query: his row, with whether an active
     employee has his Telegram id; the employee's row is read only when one has.
     """
-    row = await sql.first(_SENDER, account_id, telegram_user_id)
+    row = await _sender_row(account_id, telegram_user_id)
     # Tortoise's own constructor of a fetched row (it converts SQLite's values as its queries do).
     client = Client._init_from_db(**row) if row is not None else None
     if row is not None and row["staff_id"] is None:

@@ -548,3 +548,22 @@ async def test_a_lease_renewal_never_moves_a_rows_time_backwards(db):
     await asyncio.sleep(0.1)  # a few renewals of the row, still held
     renewing.cancel()
     assert (await Outbox.get(id=row.id)).available_at == backoff_until
+
+
+async def test_rows_sent_to_several_recipients_at_once_are_marked_in_one_statement_on_postgres(pg):
+    """Each sent row is marked with its own outcome; the marks that finish together share a round trip."""
+    from storage.coalesce import Numbers
+
+    shop = await make_shop(managers=3)
+    sent = [row for manager in shop.managers for row in await _rows(shop, 1, employee=manager)]
+    skipped = await _rows(shop, 1, kind="test.skip", employee=shop.owner)
+
+    class Skipper(Recorder):
+        kinds = frozenset({"test.skip"})
+
+    statements, calls = Numbers.statements, Numbers.calls
+    assert await DeliveryWorker([Recorder(), Skipper(skip=True)], clock=Clock(at(1))).run_once() == 4
+    assert (Numbers.statements - statements, Numbers.calls - calls) == (1, 4)
+    assert {r.id: (r.status, r.sent_at) for r in await Outbox.filter(id__in=[r.id for r in sent])} == {
+        r.id: (OutboxStatus.SENT, at(1)) for r in sent}
+    assert (await Outbox.get(id=skipped[0].id)).status == OutboxStatus.SKIPPED
