@@ -41,12 +41,7 @@ async def _finish_one(*values) -> None:
 
 
 async def _finish_each(calls: list[tuple]) -> list[None]:
-    if len({values[0] for values in calls}) < len(calls):
-        for values in calls:  # one UPDATE … FROM writes a row once: the same row twice goes in order
-            await sql.execute(_FINISH, *values)
-    else:
-        await sql.execute(_FINISH_EACH, *(list(column) for column in zip(*calls, strict=True)))
-    return [None] * len(calls)
+    return await sql.update_each(_FINISH, _FINISH_EACH, calls)
 
 
 _finished = coalesce.Coalesced(_finish_one, _finish_each)

@@ -251,7 +251,7 @@ async def _sender(account_id: int, telegram_user_id: int) -> dict | None:
 
 
 async def _senders(calls: list[tuple[int, int]]) -> list[dict | None]:
-    accounts, users = (list(column) for column in zip(*calls, strict=True))
+    accounts, users = sql.columns(calls)
     found = {(row["account_id"], row["telegram_user_id"]): row for row in await sql.rows(_SENDERS, accounts, users)}
     return [found.get(call) for call in calls]
 

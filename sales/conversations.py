@@ -64,22 +64,20 @@ def may_receive(audience: dict, employee_id: int, role: str) -> bool:
 
 
 # Open statuses are the code's constants, written into the text once.
-_ANSWERING_FOR = sql.Statement(
-    "SELECT id FROM employee WHERE active AND id IN ("
-    "SELECT order_manager_id FROM orders WHERE client_id = $1 AND status IN ("
-    + ", ".join(f"'{status.value}'" for status in OPEN_STATUSES) + ") "
-    "UNION SELECT personal_manager_id FROM client WHERE id = $1 "
-    "UNION SELECT assignee_id FROM chat WHERE client_id = $1) ORDER BY id"
-)
+def _who_answers(client_id: str) -> str:
+    """The ids that may answer for the client `client_id` (an SQL expression): his open orders' managers, his personal
+    manager, his chat's assignee."""
+    return ("SELECT order_manager_id FROM orders WHERE client_id = " + client_id + " AND status IN ("
+            + ", ".join(f"'{status.value}'" for status in OPEN_STATUSES) + ") "
+            "UNION SELECT personal_manager_id FROM client WHERE id = " + client_id + " "
+            "UNION SELECT assignee_id FROM chat WHERE client_id = " + client_id)
 
 
+_ANSWERING_FOR = sql.Statement(f"SELECT id FROM employee WHERE active AND id IN ({_who_answers('$1')}) ORDER BY id")
 # The same for a batch's clients (storage.group_commit), in one statement.
 _ANSWERING_FOR_EACH = sql.Statement(
     "SELECT x.client_id, e.id FROM unnest($1::bigint[]) AS x(client_id) JOIN employee e ON e.active AND e.id IN ("
-    "SELECT order_manager_id FROM orders WHERE client_id = x.client_id AND status IN ("
-    + ", ".join(f"'{status.value}'" for status in OPEN_STATUSES) + ") "
-    "UNION SELECT personal_manager_id FROM client WHERE id = x.client_id "
-    "UNION SELECT assignee_id FROM chat WHERE client_id = x.client_id) ORDER BY x.client_id, e.id"
+    f"{_who_answers('x.client_id')}) ORDER BY x.client_id, e.id"
 )
 
 
@@ -234,13 +232,7 @@ async def _client_wrote(*values) -> None:
 
 
 async def _clients_wrote(calls: list[tuple]) -> list[None]:
-    if len({values[0] for values in calls}) < len(calls):
-        # One UPDATE … FROM writes a row once, whichever of its values: one chat twice goes in order.
-        for values in calls:
-            await sql.execute(_CLIENT_WROTE, *values)
-    else:
-        await sql.execute(_CLIENTS_WROTE, *(list(column) for column in zip(*calls, strict=True)))
-    return [None] * len(calls)
+    return await sql.update_each(_CLIENT_WROTE, _CLIENTS_WROTE, calls)
 
 
 # A batch's chats (storage.group_commit) are written in one statement.

@@ -63,7 +63,7 @@ async def _message_row(*values) -> dict | None:
 
 
 async def _message_rows(calls: list[tuple]) -> list[dict]:
-    rows = await sql.rows(_MESSAGES, *(list(column) for column in zip(*calls, strict=True)))
+    rows = await sql.rows(_MESSAGES, *sql.columns(calls))
     return sorted(rows, key=lambda row: row["id"])
 
 

@@ -102,7 +102,7 @@ async def _write_each(calls: list[tuple[list[Outbox]]]) -> list[None]:
     if len(rows) > _CHUNK:
         await _write(rows)
     elif rows:
-        await sql.execute(_INSERT_EACH, *(list(column) for column in zip(*map(_values, rows), strict=True)))
+        await sql.execute(_INSERT_EACH, *sql.columns([_values(r) for r in rows]))
     return [None] * len(calls)
 
 

@@ -29,7 +29,7 @@ async def _claim(bot_id: int, update_id: int, received_at: datetime) -> int | No
 
 
 async def _claims(calls: list[tuple[int, int, datetime]]) -> list[int | None]:
-    bots, updates, times = (list(column) for column in zip(*calls, strict=True))
+    bots, updates, times = sql.columns(calls)
     made = {(row["bot_id"], row["update_id"]): row["id"] for row in await sql.rows(_CLAIMS, bots, updates, times)}
     # pop: of two claims of one update, only the first made it.
     return [made.pop((bot_id, update_id), None) for bot_id, update_id, _ in calls]

@@ -52,3 +52,19 @@ async def execute(statement: Statement, *values: Any) -> int:
     client, text = _client_and_text(statement)
     changed, _ = await client.execute_query(text, list(values))
     return changed
+
+
+def columns(calls: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Callers' values as one list per column: the arrays a statement over `unnest($1, $2, …)` takes."""
+    return [list(column) for column in zip(*calls, strict=True)]
+
+
+async def update_each(single: Statement, together: Statement, calls: list[tuple[Any, ...]]) -> list[None]:
+    """An UPDATE for several callers, each keyed by its first value: `together` (`UPDATE … FROM unnest(…)`) once.
+    Such an UPDATE writes a row once, whichever of its values; one row twice runs `single` for each, in order."""
+    if len({values[0] for values in calls}) < len(calls):
+        for values in calls:
+            await execute(single, *values)
+    else:
+        await execute(together, *columns(calls))
+    return [None] * len(calls)
