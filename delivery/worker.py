@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from tortoise import connections
 from tortoise.expressions import F
 
 from bot.pacing import Unreachable
@@ -27,6 +26,11 @@ from storage.models import Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
 # Every outbox row ends with it, two per customer message: written by hand (storage.sql).
+_CLAIM = sql.Statement(
+    "UPDATE outbox SET available_at = $1, attempts = attempts + 1 WHERE id IN ("
+    "SELECT id FROM outbox WHERE status = 'pending' AND available_at <= $2 AND kind = ANY($3::text[]) "
+    "ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING *"
+)
 _FINISH = sql.Statement("UPDATE outbox SET status = $2, sent_at = $3, last_error = $4 WHERE id = $1")
 # Rows that finish in one turn of the event loop (storage.coalesce): one statement. Every customer message has two.
 _FINISH_EACH = sql.Statement(
@@ -92,20 +96,16 @@ class DeliveryWorker:
     async def _claim(self) -> list[Outbox]:
         now = self._clock()
         if dialect() == "postgres":
-            claimed = await self._claim_skip_locked(now)
-        else:
-            claimed = await self._claim_compare_and_set(now)
+            return await self._claim_skip_locked(now)
+        claimed = await self._claim_compare_and_set(now)
         return await Outbox.filter(id__in=claimed).order_by("id") if claimed else []
 
-    async def _claim_skip_locked(self, now: datetime) -> list[int]:
-        # One statement: rows another worker is claiming right now are skipped, not waited for.
-        rows = await connections.get("default").execute_query_dict(
-            "UPDATE outbox SET available_at = $1, attempts = attempts + 1 WHERE id IN ("
-            " SELECT id FROM outbox WHERE status = 'pending' AND available_at <= $2 AND kind = ANY($3::text[])"
-            " ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id",
-            [now + self._lease, now, list(self._by_kind), self._batch],
-        )
-        return [row["id"] for row in rows]
+    async def _claim_skip_locked(self, now: datetime) -> list[Outbox]:
+        # One statement, which returns the rows it claimed: rows another worker is claiming right now are skipped,
+        # not waited for. Under load a round takes a few rows at a time, so its cost per round is its cost per row.
+        rows = await sql.rows(_CLAIM, now + self._lease, now, list(self._by_kind), self._batch)
+        # Tortoise's own constructor of a fetched row (it decodes the payload as its queries do).
+        return [Outbox._init_from_db(**row) for row in sorted(rows, key=lambda row: row["id"])]
 
     async def _claim_compare_and_set(self, now: datetime) -> list[int]:
         # SQLite has one writer at a time; a compare-and-set per row is enough there.
