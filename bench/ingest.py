@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from bench.common import ROOT, BenchEnv, Report, flush_redis, fresh_database, percentile, start_profile
@@ -139,11 +140,13 @@ async def _emulator() -> tuple[subprocess.Popen, int]:
 
 async def _bare(secret: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
+    errors = tempfile.TemporaryFile()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.bare_aiogram", "--port", str(port), "--token", TOKEN, "--secret", secret],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        # `--secret=…`: a secret may start with a dash, which argparse would take for an option.
+        [sys.executable, "-m", "bench.bare_aiogram", "--port", str(port), "--token", TOKEN, f"--secret={secret}"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors,
     )
-    await _wait_for_port(process, port, "the bare aiogram app")
+    await _wait_for_port(process, port, "the bare aiogram app", errors)
     return process, port
 
 
@@ -239,16 +242,18 @@ def _shape(written: dict[str, int], updates: int) -> str:
 
 async def _floor(url: str, secret: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
+    errors = tempfile.TemporaryFile()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.floor", "--port", str(port), "--database", url, "--secret", secret,
+        [sys.executable, "-m", "bench.floor", "--port", str(port), "--database", url, f"--secret={secret}",
          "--bot-id", str(BOT_ID), "--connections", str(FLOOR_CONNECTIONS)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors,
     )
-    await _wait_for_port(process, port, "the storage floor")
+    await _wait_for_port(process, port, "the storage floor", errors)
     return process, port
 
 
-async def _wait_for_port(process: subprocess.Popen, port: int, what: str) -> None:
+async def _wait_for_port(process: subprocess.Popen, port: int, what: str, errors) -> None:
+    """`errors`: the file the process writes its stderr to (a pipe nobody reads could fill and stall it)."""
     for _ in range(300):
         await asyncio.sleep(0.1)
         if process.poll() is not None:
@@ -259,7 +264,11 @@ async def _wait_for_port(process: subprocess.Popen, port: int, what: str) -> Non
             return
         except OSError:
             continue
-    raise RuntimeError(f"{what} did not start")
+    process.kill()
+    process.wait()
+    errors.seek(0)
+    said = errors.read().decode(errors="replace")[-2000:]
+    raise RuntimeError(f"{what} did not start (exit {process.returncode}): {said}")
 
 
 def _errors_logged(log: str) -> int:
