@@ -48,6 +48,7 @@ class Metrics:
         self.shared = _SharedNumbers()
         self.registry.register(self.shared)
         self.registry.register(_GroupCommitNumbers())
+        self.registry.register(_CoalescedNumbers())
         self.registry.register(_FrozenObjects())
 
 
@@ -89,6 +90,12 @@ class _GroupCommitNumbers:
                                   "grouped writes at once", value=group.shared_statements)
         yield CounterMetricFamily("closer_group_commit_shared_calls", "Grouped writes' statements that a set-based "
                                   "statement ran", value=group.shared_calls)
+
+
+class _CoalescedNumbers:
+    """This process's coalesced statements (storage.coalesce): calls per statement is the sharing it achieves."""
+
+    def collect(self):
         yield CounterMetricFamily("closer_coalesced_statements", "Statements run once for several callers "
                                   "(storage.coalesce)", value=coalesce.Numbers.statements)
         yield CounterMetricFamily("closer_coalesced_calls", "Callers' statements those stood for",

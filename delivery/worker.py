@@ -39,16 +39,7 @@ _FINISH_EACH = sql.Statement(
     "WHERE outbox.id = v.id"
 )
 
-
-async def _finish_one(*values) -> None:
-    await sql.execute(_FINISH, *values)
-
-
-async def _finish_each(calls: list[tuple]) -> list[None]:
-    return await sql.update_each(_FINISH, _FINISH_EACH, calls)
-
-
-_finished = coalesce.Coalesced(_finish_one, _finish_each)
+_finished = coalesce.Coalesced.update(_FINISH, _FINISH_EACH)
 # The longest pause between rounds while the database or Redis is away.
 MAX_BACKOFF_SECONDS = 5.0
 

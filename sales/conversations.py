@@ -226,17 +226,8 @@ _CLIENTS_WROTE = sql.Statement(
     "WHERE chat.id = v.id"
 )
 
-
-async def _client_wrote(*values) -> None:
-    await sql.execute(_CLIENT_WROTE, *values)
-
-
-async def _clients_wrote(calls: list[tuple]) -> list[None]:
-    return await sql.update_each(_CLIENT_WROTE, _CLIENTS_WROTE, calls)
-
-
 # A batch's chats (storage.group_commit) are written in one statement.
-_chat_written = group_commit.Batched(_client_wrote, _clients_wrote)
+_chat_written = group_commit.Batched.update(_CLIENT_WROTE, _CLIENTS_WROTE)
 
 
 async def on_client_message(chat: Chat, client: Client, message_id: int, now: datetime) -> list[int]:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.connection import get_connection
+
+from storage import sql
 
 R = TypeVar("R")
 # Statements whose first caller was cancelled, run on for the others (a reference, so they are not collected).
@@ -32,14 +34,14 @@ class Numbers:
     calls = 0
 
 
-class Coalesced(Generic[R]):
-    """A statement: `one(*values)` for one caller; `many(calls)`, PostgreSQL only, for several in one statement,
-    each caller's result in the callers' order."""
+class Coalesced(sql.Forms[R]):
+    """A statement: `one` for a caller alone, `many` for the callers of one turn."""
+
+    __slots__ = ("_pending",)
 
     def __init__(self, one: Callable[..., Awaitable[R]],
                  many: Callable[[list[tuple[Any, ...]]], Awaitable[Sequence[R]]]) -> None:
-        self.one = one
-        self.many = many
+        super().__init__(one, many)
         self._pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
                                                  list[tuple[tuple[Any, ...], asyncio.Future]]] = (
             weakref.WeakKeyDictionary())
@@ -72,14 +74,7 @@ class Coalesced(Generic[R]):
 
     async def _run(self, calls: list[tuple[tuple[Any, ...], asyncio.Future]]) -> None:
         try:
-            if len(calls) == 1:
-                results: Sequence[Any] = [await self.one(*calls[0][0])]
-            else:
-                results = await self.many([values for values, _ in calls])
-                Numbers.statements += 1
-                Numbers.calls += len(calls)
-            if len(results) != len(calls):
-                raise RuntimeError(f"{len(calls)} calls of a coalesced statement got {len(results)} results")
+            results = await self.results([values for values, _ in calls])
         except Exception as error:
             if len(calls) == 1:
                 _settle(calls[0][1], error=error)
@@ -87,6 +82,9 @@ class Coalesced(Generic[R]):
                 # One caller's bad values must not fail the others: each runs again alone.
                 await asyncio.gather(*(self._run([call]) for call in calls))
             return
+        if len(calls) > 1:
+            Numbers.statements += 1
+            Numbers.calls += len(calls)
         for (_, future), result in zip(calls, results, strict=True):
             _settle(future, result=result)
 

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
+
+from storage import sql
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -46,17 +48,11 @@ MOST = 16
 PARALLEL = 4
 
 
-class Batched(Generic[R]):
-    """A statement the bodies of one batch run as one. `one(*values)` runs a caller's values alone (outside a batch,
-    and on SQLite); `many(calls)`, PostgreSQL only, runs every waiting caller's values in one set-based statement and
-    returns each caller's result, in the callers' order."""
+class Batched(sql.Forms[R]):
+    """A statement the bodies of one batch run as one: `one` outside a batch (and on SQLite), `many` for the batch's
+    bodies waiting on it."""
 
-    __slots__ = ("one", "many")
-
-    def __init__(self, one: Callable[..., Awaitable[R]],
-                 many: Callable[[list[tuple[Any, ...]]], Awaitable[Sequence[R]]]) -> None:
-        self.one = one
-        self.many = many
+    __slots__ = ()
 
     async def __call__(self, *values: Any) -> R:
         batch = _BATCH.get()
@@ -123,20 +119,16 @@ class _Batch:
             parked, self.parked, self.waiting = self.parked, {}, 0
             for statement, calls in parked.items():
                 try:
-                    if len(calls) == 1:
-                        results: Sequence[Any] = [await statement.one(*calls[0][0])]
-                    else:
-                        results = await statement.many([values for values, _ in calls])
-                        self.group.shared_statements += 1
-                        self.group.shared_calls += len(calls)
-                    if len(results) != len(calls):
-                        raise RuntimeError(f"{len(calls)} calls of a batched statement got {len(results)} results")
+                    results = await statement.results([values for values, _ in calls])
                 except Exception as error:
                     # The transaction is lost with it: every body of the batch will run again alone.
                     for _, future in calls:
                         if not future.done():
                             future.set_exception(error)
                     continue
+                if len(calls) > 1:
+                    self.group.shared_statements += 1
+                    self.group.shared_calls += len(calls)
                 for (_, future), result in zip(calls, results, strict=True):
                     if not future.done():
                         future.set_result(result)

@@ -12,11 +12,13 @@ queries. Values go as the drivers take them: aware datetimes, plain strings for 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from tortoise.connection import get_connection
 
 _NUMBERED = re.compile(r"\$(\d+)")
+R = TypeVar("R")
 
 
 class Statement:
@@ -68,3 +70,37 @@ async def update_each(single: Statement, together: Statement, calls: list[tuple[
     else:
         await execute(together, *columns(calls))
     return [None] * len(calls)
+
+
+class Forms(Generic[R]):
+    """A statement in two forms: `one(*values)` for one caller, `many(calls)` (PostgreSQL only) for several callers
+    in one set-based statement, each caller's result in the callers' order. Callers that meet (storage.group_commit,
+    storage.coalesce) run the second."""
+
+    __slots__ = ("one", "many")
+
+    def __init__(self, one: Callable[..., Awaitable[R]],
+                 many: Callable[[list[tuple[Any, ...]]], Awaitable[Sequence[R]]]) -> None:
+        self.one = one
+        self.many = many
+
+    @classmethod
+    def update(cls, single: Statement, together: Statement):
+        """An UPDATE keyed by its first value (`update_each`)."""
+
+        async def one(*values: Any) -> None:
+            await execute(single, *values)
+
+        async def many(calls: list[tuple[Any, ...]]) -> list[None]:
+            return await update_each(single, together, calls)
+
+        return cls(one, many)
+
+    async def results(self, calls: list[tuple[Any, ...]]) -> Sequence[R]:
+        """Each caller's result: `one` for a single caller, else `many`."""
+        if len(calls) == 1:
+            return [await self.one(*calls[0])]
+        results = await self.many(calls)
+        if len(results) != len(calls):
+            raise RuntimeError(f"{len(calls)} calls of a set-based statement got {len(results)} results")
+        return results
