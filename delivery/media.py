@@ -17,9 +17,10 @@ from aiogram.types import FSInputFile, InlineKeyboardMarkup, Message as Telegram
 
 from bot.pacing import Unreachable
 from bot.recording import plain_text
+from delivery import relay
 from sales import attachments
 from sales.clock import utcnow
-from storage.models import Attachment, AttachmentKind, Client, Employee, Message, StaffRelay
+from storage.models import Attachment, AttachmentKind, Client, Employee, Message
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +133,7 @@ async def relay_to_staff(
         # Whatever reached him is a relay: his reply to it answers the client.
         now = utcnow()
         for sent_id in sent_ids:
-            await StaffRelay.get_or_create(employee_id=employee.id, telegram_message_id=sent_id,
-                                           defaults={"account_id": account_id, "client_id": client.id,
-                                                     "created_at": now})
+            await relay.remember(account_id, employee.id, sent_id, client.id, now)
 
 
 def _plain_length(html_text: str) -> int:

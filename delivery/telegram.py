@@ -15,11 +15,12 @@ from bot.registry import BotRegistry
 from bot.pacing import Unreachable
 from bot.callbacks import TakeChat, TakeImportant
 from core import links
-from delivery import media
+from storage import coalesce, sql
+from delivery import media, relay
 from sales import notes, outbox
 from sales.reachability import mark_unreachable
 from storage.models import (
-    Attachment, Chat, ChatNote, Client, Employee, ImportantItem, Message, Offer, Order, OrderStatus, Outbox, StaffRelay,
+    Attachment, Chat, ChatNote, Client, Employee, ImportantItem, Message, Offer, Order, OrderStatus, Outbox,
 )
 
 
@@ -28,7 +29,46 @@ NOTE_QUOTE = 1000
 
 
 def client_label(client: Client) -> str:
-    return client.name or client.email or f"#{client.id}"
+    return label(client.name, client.email, client.id)
+
+
+def label(name: str | None, email: str | None, client_id: int) -> str:
+    """How a client is named to staff: his name, else his email, else his number."""
+    return name or email or f"#{client_id}"
+
+
+def reaches(active: bool, telegram_chat_id: int | None, telegram_unreachable: bool) -> bool:
+    """Whether a Telegram message can go to an employee: active, linked, and he has not blocked the bot."""
+    return bool(active) and telegram_chat_id is not None and not telegram_unreachable
+
+
+# A staff copy of a client's message is most of the outbox: a row per employee who answers for the client, per
+# message (issue 14). Its recipient, client, text and whether it has a file are one statement, shared by the copies
+# sent in one turn (storage.coalesce); the ORM's rows are read only for a file.
+_COPY_COLUMNS = (
+    "e.active, e.telegram_chat_id, e.telegram_unreachable, e.language, c.name, c.email, m.text, m.chat_id, "
+    "EXISTS (SELECT 1 FROM attachment a WHERE a.message_id = m.id) AS has_file"
+)
+_STAFF_COPY = sql.Statement(
+    f"SELECT {_COPY_COLUMNS} FROM employee e, client c, message m WHERE e.id = $1 AND c.id = $2 AND m.id = $3"
+)
+_STAFF_COPIES = sql.Statement(
+    f"SELECT x.n, {_COPY_COLUMNS} "
+    "FROM unnest($1::int[], $2::int[], $3::bigint[]) WITH ORDINALITY AS x(employee_id, client_id, message_id, n) "
+    "JOIN employee e ON e.id = x.employee_id JOIN client c ON c.id = x.client_id JOIN message m ON m.id = x.message_id"
+)
+
+
+async def _staff_copy(employee_id: int, client_id: int, message_id: int) -> dict | None:
+    return await sql.first(_STAFF_COPY, employee_id, client_id, message_id)
+
+
+async def _staff_copies(calls: list[tuple[int, int, int]]) -> list[dict | None]:
+    found = {row["n"]: row for row in await sql.rows(_STAFF_COPIES, *sql.columns(calls))}
+    return [found.get(n) for n in range(1, len(calls) + 1)]
+
+
+_staff_copy_of = coalesce.Coalesced(_staff_copy, _staff_copies)
 
 
 class TelegramChannel:
@@ -72,8 +112,10 @@ class TelegramChannel:
             return False
         if row.kind == outbox.MESSAGE_TO_CLIENT:
             return await self._to_client(bot, row)
+        if row.kind == outbox.MESSAGE_TO_STAFF:
+            return await self._to_staff(bot, row)
         employee = await Employee.get_or_none(id=row.employee_id)
-        if employee is None or not employee.active or employee.telegram_chat_id is None or employee.telegram_unreachable:
+        if employee is None or not reaches(employee.active, employee.telegram_chat_id, employee.telegram_unreachable):
             return False
         handler = {
             outbox.ORDER_ASSIGNED: self._order_assigned,
@@ -83,7 +125,6 @@ class TelegramChannel:
             outbox.IMPORTANT_CREATED: self._important_alert,
             outbox.IMPORTANT_TAKEN: self._important_update,
             outbox.IMPORTANT_RESOLVED: self._important_update,
-            outbox.MESSAGE_TO_STAFF: self._to_staff,
             outbox.CHAT_ASSIGNED: self._chat_assigned,
             outbox.CHAT_UNANSWERED: self._chat_unanswered,
             notes.NOTE_MENTION: self._note_mention,
@@ -113,32 +154,32 @@ class TelegramChannel:
         await self._send(bot, client.telegram_user_id, escape(message.text))
         return True
 
-    async def _to_staff(self, bot: Bot, employee: Employee, row: Outbox) -> bool:
-        client = await Client.get(id=row.client_id)
-        message = await Message.get(id=row.payload["message_id"])
-        lang = employee.language
+    async def _to_staff(self, bot: Bot, row: Outbox) -> bool:
+        copy = await _staff_copy_of(row.employee_id, row.client_id, row.payload["message_id"])
+        if copy is None or not reaches(copy["active"], copy["telegram_chat_id"], copy["telegram_unreachable"]):
+            return False
+        lang = copy["language"]
         hint = self._("Reply to this message to answer.", lang)
-        text = f"💬 <b>{escape(client_label(client))}</b>\n{escape(message.text)}\n\n<i>{hint}</i>"
-        chat = await message.chat
+        header = f"💬 <b>{escape(label(copy['name'], copy['email'], row.client_id))}</b>"
         markup = InlineKeyboardMarkup(
-            inline_keyboard=[[self._link(self._("Open chat", lang), links.chat_url(self.public_url, chat.id))]]
+            inline_keyboard=[[self._link(self._("Open chat", lang), links.chat_url(self.public_url, copy["chat_id"]))]]
         )
-        attachment = await Attachment.filter(message_id=message.id).first()
-        if attachment is not None:  # SPEC §11.1: the client's file reaches him as the same file
+        if copy["has_file"]:  # SPEC §11.1: the client's file reaches him as the same file
+            employee = await Employee.get(id=row.employee_id)
+            client = await Client.get(id=row.client_id)
+            message = await Message.get(id=row.payload["message_id"])
+            attachment = await Attachment.filter(message_id=message.id).first()
             await media.relay_to_staff(
-                bot, employee, client, message, attachment, header=f"💬 <b>{escape(client_label(client))}</b>",
-                hint=hint, markup=markup, label=self._(media.LABELS[attachment.kind], lang), account_id=row.account_id)
+                bot, employee, client, message, attachment, header=header, hint=hint, markup=markup,
+                label=self._(media.LABELS[attachment.kind], lang), account_id=row.account_id)
             return True
-        sent = await self._send(bot, employee.telegram_chat_id, text, markup)
-        await self._relay(employee, sent, client.id, row.account_id)
+        text = f"{header}\n{escape(copy['text'])}\n\n<i>{hint}</i>"
+        sent = await self._send(bot, copy["telegram_chat_id"], text, markup)
+        await relay.remember(row.account_id, row.employee_id, sent.message_id, row.client_id, sent.date)
         return True
 
     async def _relay(self, employee: Employee, sent, client_id: int, account_id: int) -> None:
-        await StaffRelay.get_or_create(
-            employee_id=employee.id,
-            telegram_message_id=sent.message_id,
-            defaults={"account_id": account_id, "client_id": client_id, "created_at": sent.date},
-        )
+        await relay.remember(account_id, employee.id, sent.message_id, client_id, sent.date)
 
     def _chat_buttons(self, chat_id: int, assignee_id: int | None, lang: str) -> InlineKeyboardMarkup:
         return InlineKeyboardMarkup(inline_keyboard=[[

@@ -129,3 +129,75 @@ async def test_an_employee_without_telegram_is_skipped(db, emulated):
     await _deliver_all(default_limiter(), url, shop.account.id)
     assert (await Outbox.get(id=row.id)).status == OutboxStatus.SKIPPED
     assert world.counters["sent"] == 0
+
+
+async def _copies_of(shop, staff, text: str):
+    """A client's message and a staff copy of it for each of `staff` (what answering_for would choose)."""
+    from sales import dialogs
+    from tests.factories import new_client
+
+    client = await new_client(shop, name="Olena <Kyiv>")
+    message = await dialogs.record_inbound(client, text)
+    await Outbox.all().delete()
+    now = utcnow()
+    rows = [
+        await outbox.enqueue(
+            account_id=shop.account.id, kind=outbox.MESSAGE_TO_STAFF, dedupe_key=f"copy:{message.id}:{e.id}",
+            employee_id=e.id, client_id=client.id, payload={"message_id": message.id}, now=now,
+        )
+        for e in staff
+    ]
+    return client, message, rows
+
+
+async def test_a_clients_message_reaches_each_reachable_employee_as_a_relay_his_reply_answers(db, emulated):
+    from storage.models import StaffRelay
+
+    world, url = emulated
+    shop = await make_shop(managers=0)
+    linked = await _staff(shop, 3, world)
+    away = await Employee.create(account_id=shop.account.id, email="x@fanout.test", name="Gone", role=Role.MANAGER,
+                                 telegram_user_id=1, telegram_chat_id=1, active=False)
+    client, message, rows = await _copies_of(shop, [*linked, away, shop.owner], "Is the <b>red</b> one in stock?")
+    await _deliver_all(default_limiter(), url, shop.account.id)
+    statuses = [(await Outbox.get(id=r.id)).status for r in rows]
+    assert statuses == [OutboxStatus.SENT] * 3 + [OutboxStatus.SKIPPED] * 2  # inactive; owner has no Telegram
+    bot = world.bot(TOKEN)
+    relays = {(r.employee_id, r.telegram_message_id): r.client_id for r in await StaffRelay.all()}
+    for employee in linked:
+        [copy] = [m for m in world.transcript(bot, employee.telegram_chat_id) if m["from_bot"]]
+        assert copy["text"].startswith("💬 Olena <Kyiv>\nIs the <b>red</b> one in stock?")
+        [[button]] = copy["reply_markup"]["inline_keyboard"]
+        assert button["url"].endswith(f"/chats/{message.chat_id}")
+        assert relays.pop((employee.id, copy["message_id"])) == client.id
+    assert relays == {}
+
+
+async def test_a_relay_written_twice_for_one_telegram_message_stays_one(db):
+    from delivery import relay
+    from storage.models import StaffRelay
+    from tests.factories import new_client
+
+    shop = await make_shop(managers=1)
+    client = await new_client(shop, name="Twice")
+    for _ in range(2):
+        await relay.remember(shop.account.id, shop.managers[0].id, 777, client.id, utcnow())
+    assert [(r.employee_id, r.telegram_message_id, r.client_id) for r in await StaffRelay.all()] == [
+        (shop.managers[0].id, 777, client.id)]
+
+
+async def test_the_staff_copies_read_in_one_turn_share_one_statement_on_postgres(pg):
+    import asyncio
+
+    from delivery.telegram import _staff_copy_of
+    from storage.coalesce import Numbers
+
+    shop = await make_shop(managers=3)
+    client, message, _ = await _copies_of(shop, [], "Hello")
+    statements, calls = Numbers.statements, Numbers.calls
+    found = await asyncio.gather(*(_staff_copy_of(e.id, client.id, message.id) for e in shop.managers),
+                                 _staff_copy_of(shop.managers[0].id, client.id, message.id + 1000))  # no such message
+    assert (Numbers.statements - statements, Numbers.calls - calls) == (1, 4)
+    assert [(row["text"], row["chat_id"], row["name"], bool(row["has_file"])) for row in found[:3]] == [
+        ("Hello", message.chat_id, "Olena <Kyiv>", False)] * 3
+    assert found[3] is None
