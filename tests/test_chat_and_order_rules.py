@@ -18,6 +18,13 @@ async def _lead(shop, when: float = 0) -> Chat:
     return await Chat.get(client_id=client.id)
 
 
+async def _order(shop, client: Client, *, flagged: bool = False) -> Order:
+    """A new order of the client through the shop's widget, at minute 0."""
+    offer = shop.flagged_offer if flagged else shop.offer
+    return await orders.create_order(shop.account.id, client_id=client.id, offer_id=offer.id,
+                                     widget_id=shop.widget.id, now=at(0))
+
+
 # --- status (SPEC §10.1, §10.7)
 
 async def test_a_woken_chat_keeps_no_snooze_time(db):
@@ -35,8 +42,7 @@ async def test_a_woken_chat_keeps_no_snooze_time(db):
 async def test_a_cancelled_orders_manager_does_not_route_the_clients_first_message(db):
     shop = await make_shop(managers=3)
     client = await new_client(shop)
-    order = await orders.create_order(shop.account.id, client_id=client.id, offer_id=shop.offer.id,
-                                      widget_id=shop.widget.id, now=at(0))
+    order = await _order(shop, client)
     await assignment.assign_order(shop.owner, order.id, shop.managers[2].id, now=at(1))
     await orders.set_status(shop.owner, order.id, OrderStatus.CANCELLED, now=at(1))
     await dialogs.record_inbound(client, "About another course", now=at(2))
@@ -108,8 +114,7 @@ async def test_an_unanswered_alert_without_reassignment_names_no_new_assignee(db
 async def test_a_status_change_of_another_accounts_order_is_not_found_naming_the_order(db):
     shop, other = await make_shop(managers=1), await make_shop(managers=1)
     client = await new_client(other)
-    order = await orders.create_order(other.account.id, client_id=client.id, offer_id=other.offer.id,
-                                      widget_id=other.widget.id, now=at(0))
+    order = await _order(other, client)
     with pytest.raises(NotFound) as refused:
         await orders.set_status(shop.owner, order.id, OrderStatus.CANCELLED, now=at(5))
     assert (refused.value.message, refused.value.field) == (f"order {order.id} not found", "order_id")
@@ -119,8 +124,7 @@ async def test_a_status_change_of_another_accounts_order_is_not_found_naming_the
 async def test_a_cancelled_order_refuses_a_status_by_hand_naming_the_status(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)
-    order = await orders.create_order(shop.account.id, client_id=client.id, offer_id=shop.offer.id,
-                                      widget_id=shop.widget.id, now=at(0))
+    order = await _order(shop, client)
     await orders.set_status(shop.owner, order.id, OrderStatus.CANCELLED, now=at(5))
     with pytest.raises(Conflict) as refused:
         await orders.set_status(shop.owner, order.id, OrderStatus.NEW, now=at(6))
@@ -134,8 +138,7 @@ async def test_a_cancelled_order_refuses_a_status_by_hand_naming_the_status(db):
 async def test_a_payment_event_of_a_provider_named_longer_than_32_characters_is_refused(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)
-    order = await orders.create_order(shop.account.id, client_id=client.id, offer_id=shop.offer.id,
-                                      widget_id=shop.widget.id, now=at(0))
+    order = await _order(shop, client)
     notice = PaymentNotice("p" * 33, "evt-long-provider", str(order.id), PaymentResult.PAID, occurred_at=at(5))
     with pytest.raises(Invalid) as refused:
         await apply_payment(notice, now=at(5))
@@ -149,8 +152,7 @@ async def test_a_payment_event_of_a_provider_named_longer_than_32_characters_is_
 async def test_a_demo_payment_failure_without_a_reason_reads_as_a_declined_card(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)
-    order = await orders.create_order(shop.account.id, client_id=client.id, offer_id=shop.flagged_offer.id,
-                                      widget_id=shop.widget.id, now=at(0))
+    order = await _order(shop, client, flagged=True)
     await dialogs.record_outbound(shop.managers[0], client.id, "Your link to pay", now=at(1))
     outcome = await fail_for_demo(shop.owner, order.id, now=at(10))
     order = await Order.get(id=order.id)
