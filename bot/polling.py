@@ -38,6 +38,8 @@ FIRST_PAUSE_SECONDS = 0.2
 MAX_PAUSE_SECONDS = 5.0
 # A failure that is not an outage is a bug in handling this update: tried this many times, then logged and left.
 ATTEMPTS_ON_ERROR = 3
+# How long a stopping poller waits for the updates it cancelled.
+STOP_SECONDS = 5.0
 
 
 class Poller:
@@ -86,7 +88,14 @@ class Poller:
             tasks = list(self._running.values())
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:
+                # Bounded: a shutdown once hung here (a test's teardown, 300 s), and a hang says nothing of its cause.
+                _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)
+                if stuck:
+                    log.error("updates still being handled after the poller stopped",
+                              extra={"bot_id": self.bot.id, "update_ids": sorted(
+                                  update_id for update_id, task in self._running.items() if task in stuck),
+                                     "stacks": [repr(task.get_stack(limit=5)) for task in stuck]})
 
     def _start(self, update: Update) -> None:
         context = UserContextMiddleware.resolve_event_context(update)
