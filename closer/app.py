@@ -14,6 +14,7 @@ from aiohttp import web
 from aiogram.utils.i18n import I18n
 
 import handlers
+from core import aiogram_models
 from bot.dispatcher import build_dispatcher
 from bot.keys import BOTS, DISPATCHER
 from bot.polling import poll_while_leased, process_identity
@@ -75,6 +76,7 @@ def _bots(i18n: I18n):
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
+        aiogram_models.warm()
         if settings.bot_token is not None:
             await connect_default_bot(settings.bot_token.get_secret_value())
         session = make_session(settings.telegram_api_url, default_limiter(app.get(REDIS)))

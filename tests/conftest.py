@@ -14,6 +14,11 @@ Without `redis-server` on PATH these tests fail, saying so; CLOSER_TESTS_WITHOUT
 
 from __future__ import annotations
 
+from core import aiogram_models
+
+# As in a closer process (closer/__init__.py): aiogram's models are built on first use, so the tests use them so.
+aiogram_models.defer()
+
 import asyncio
 import os
 import secrets

@@ -9,7 +9,7 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from bot.pacing import RateLimiter, RedisRateLimiter
+from bot.pacing import Pace, RateLimiter, RedisRateLimiter
 from tests.private_redis import private_redis
 
 
@@ -89,6 +89,59 @@ async def test_time_passing_frees_the_slots():
     assert await limiter.reserve(1, 42) == (True, 0.0)
     clock.now += 5
     assert await limiter.reserve(1, 42) == (True, 0.0)
+
+
+class CountingLimiter(RateLimiter):
+    """The process's pace on the real clock, counting the slots taken."""
+
+    def __init__(self) -> None:
+        super().__init__(per_bot=30)
+        self.taken = 0
+
+    async def reserve(self, bot_id: int, chat_id: int) -> tuple[bool, float]:
+        reserved, delay = await super().reserve(bot_id, chat_id)
+        self.taken += reserved
+        return reserved, delay
+
+
+async def _wait_turn_while_the_loop_is_held(limiter: CountingLimiter, held: float) -> None:
+    await limiter.reserve(1, 1)  # the slot now: the waiter's is 1/30 s away
+    waiter = asyncio.create_task(limiter.wait_turn(1, 2))
+    await asyncio.sleep(0)  # it has reserved and sleeps toward its slot
+    time.sleep(held)  # nothing else runs meanwhile, as while a model is built on its first use
+    await waiter
+
+
+async def test_a_send_woken_long_after_its_slot_takes_a_new_one():
+    limiter = CountingLimiter()
+    await _wait_turn_while_the_loop_is_held(limiter, 0.3)
+    # Leaving 270 ms late, it would have gone out with the sends of the eight slots after its own.
+    assert limiter.taken == 1 + 2
+
+
+async def test_a_send_woken_on_time_keeps_its_slot():
+    limiter = CountingLimiter()
+    await _wait_turn_while_the_loop_is_held(limiter, 0.0)
+    assert limiter.taken == 1 + 1
+
+
+class AlwaysLate(Pace):
+    """Every slot 1 ms away, and the event loop held 100 ms right after each reservation."""
+
+    def __init__(self) -> None:
+        super().__init__(per_bot=30)
+        self.taken = 0
+
+    async def reserve(self, bot_id: int, chat_id: int) -> tuple[bool, float]:
+        self.taken += 1
+        asyncio.get_running_loop().call_soon(time.sleep, 0.1)
+        return True, 0.001
+
+
+async def test_a_send_that_keeps_waking_late_still_goes_after_a_few_new_slots():
+    limiter = AlwaysLate()
+    await limiter.wait_turn(1, 2)
+    assert limiter.taken == 1 + Pace.LOST_SLOTS
 
 
 @pytest.fixture
