@@ -253,10 +253,11 @@ def make_handler(world: World):
             method = METHODS.get(request.match_info["method"].lower())
             if method is None:
                 raise ApiError(404, "Not Found: method not found")
-            fault = world.take_fault(request.match_info["method"])
+            params = await read_params(request)
+            fault = world.take_fault(request.match_info["method"], params.get("chat_id"))
             if fault is not None:
                 raise fault
-            result = await method(world, bot, await read_params(request))
+            result = await method(world, bot, params)
         except ApiError as error:
             return error_response(error)
         world.counters[f"method:{request.match_info['method']}"] += 1

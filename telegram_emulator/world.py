@@ -230,8 +230,9 @@ class World:
         # Files by file_id, and by the bot's token and file_path for the download URL.
         self.files: dict[str, StoredFile] = {}
         self._file_numbers = itertools.count()
-        # Method name (lower case) -> errors its next calls answer instead of working (tests of a failing Telegram).
-        self.faults: dict[str, list[ApiError]] = {}
+        # Method name (lower case) -> errors its next calls answer instead of working, each with the chat it is
+        # kept for or None (tests of a failing Telegram).
+        self.faults: dict[str, list[tuple[ApiError, int | None]]] = {}
 
     # -- setup ---------------------------------------------------------------------------------------------
     def add_bot(self, token: str, username: str | None = None, first_name: str = "closer bot") -> Bot:
@@ -383,13 +384,19 @@ class World:
                      if f.bot_id == bot.id and f.file_path == file_path and f.size <= MAX_DOWNLOAD), None)
 
     def fail_next(self, method: str, code: int = 500, description: str = "Internal Server Error",
-                  times: int = 1) -> None:
-        """The next `times` calls of `method` answer this error, as a Telegram in trouble would."""
-        self.faults.setdefault(method.lower(), []).extend(ApiError(code, description) for _ in range(times))
+                  times: int = 1, chat_id: int | None = None) -> None:
+        """The next `times` calls of `method` (to `chat_id` only, if given) answer this error, as a Telegram in
+        trouble would."""
+        self.faults.setdefault(method.lower(), []).extend(
+            (ApiError(code, description), chat_id) for _ in range(times))
 
-    def take_fault(self, method: str) -> ApiError | None:
-        waiting = self.faults.get(method.lower())
-        return waiting.pop(0) if waiting else None
+    def take_fault(self, method: str, chat_id: object = None) -> ApiError | None:
+        waiting = self.faults.get(method.lower(), [])
+        for index, (error, only_to) in enumerate(waiting):
+            if only_to is None or str(only_to) == str(chat_id):
+                del waiting[index]
+                return error
+        return None
 
     # -- what bots do --------------------------------------------------------------------------------------
     async def send_message(self, bot: Bot, chat_id: int, text: str, *, parse_mode=None, reply_markup=None,

@@ -371,6 +371,43 @@ async def test_bad_input_gets_a_polite_answer_and_breaks_nothing(stack):
     assert not await Message.filter(text__startswith="xxxx").exists()
 
 
+async def test_a_customer_whose_answer_is_refused_as_blocked_is_marked_unreachable_in_this_account_only(stack):
+    """SPEC §4.3: Telegram refuses the bot's answer with 403 (he blocked the bot): nothing more is sent to him until
+    he writes again. Another account's client with the same Telegram user is another relationship."""
+    other = await accounts.create_account("Other shop", "owner@other.test", "owner-password")
+    elsewhere = await Client.create(account_id=other.id, telegram_user_id=CUSTOMER, name="Anna elsewhere")
+    await stack.say(CUSTOMER, "/start")
+    client = await _customer_client(stack)
+    await eventually(lambda: any("e-mail" in t for t in stack.bot_texts(CUSTOMER)))
+    stack.world.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=CUSTOMER)
+    await stack.say(CUSTOMER, "/fly_me_to_the_moon")
+    await eventually(lambda: Client.exists(id=client.id, unreachable=True))
+    assert not (await Client.get(id=elsewhere.id)).unreachable
+    # The update still counted as handled: the next one is answered as usual.
+    await stack.say(CUSTOMER, "/fly_me_to_the_moon")
+    await eventually(lambda: any("do not know this command" in t for t in stack.bot_texts(CUSTOMER)))
+
+
+async def test_an_answer_refused_for_another_reason_marks_nobody_unreachable(stack):
+    await stack.say(CUSTOMER, "/start")
+    client = await _customer_client(stack)
+    await eventually(lambda: any("e-mail" in t for t in stack.bot_texts(CUSTOMER)))
+    stack.world.fail_next("sendMessage", 400, "Bad Request: message is too long", chat_id=CUSTOMER)
+    await stack.say(CUSTOMER, "/fly_me_to_the_moon")
+    await eventually(lambda: stack.world.faults.get("sendmessage") == [])  # the refusal was spent on that answer
+    # He does not write again (that would clear a mark): for a second, nobody marks him.
+    for _ in range(20):
+        assert not (await Client.get(id=client.id)).unreachable
+        await asyncio.sleep(0.05)
+
+
+async def test_an_employee_whose_answer_is_refused_as_blocked_is_marked_unreachable(stack):
+    stack.world.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=STAFF[0])
+    await stack.say(STAFF[0], "/fly_me_to_the_moon")
+    await eventually(lambda: Employee.exists(id=stack.manager_ids[0], telegram_unreachable=True))
+    assert not await Employee.filter(id__in=stack.manager_ids[1:], telegram_unreachable=True).exists()
+
+
 def _buttons(message: dict) -> dict[str, dict]:
     return {b["text"]: b for row in message["reply_markup"]["inline_keyboard"] for b in row}
 

@@ -354,6 +354,18 @@ async def test_a_method_made_to_fail_fails_once_then_works(world_and_bot):
     assert (await bot.get_me()).id == 5150
 
 
+async def test_a_failure_kept_for_one_chat_leaves_sends_to_other_chats_alone(world_and_bot):
+    world, bot, _ = world_and_bot
+    ann, bob = await _started_user(world), await _started_user(world, 1002, "Bob")
+    world.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=ann)
+    from aiogram.exceptions import TelegramForbiddenError
+
+    assert (await bot.send_message(bob, "for Bob")).chat.id == bob
+    with pytest.raises(TelegramForbiddenError, match="blocked"):
+        await bot.send_message(ann, "for Ann")
+    assert (await bot.send_message(ann, "for Ann again")).chat.id == ann
+
+
 async def test_send_document_uploads_the_bytes_and_the_chat_keeps_them(world_and_bot):
     import hashlib
 
