@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sales import accounts
-from sales.errors import Conflict, Invalid, NotAllowed
+from sales.errors import Conflict, Invalid, NotAllowed, NotFound
 from storage.models import Employee, Offer, Role, RotationState, Widget
-from tests.factories import make_shop
+from tests.factories import make_shop, reload
 
 
 async def test_a_new_account_has_exactly_one_owner_and_a_default_widget(db):
@@ -121,3 +121,25 @@ async def test_only_owner_and_admin_change_settings(db):
         await accounts.set_detach_after(manager, 0)
     with pytest.raises(NotAllowed):
         await accounts.add_widget(manager, code="mine", name="Mine")
+
+
+async def test_notification_emails_of_another_accounts_widget_are_not_found_naming_the_widget(db):
+    shop, other = await make_shop(managers=0), await make_shop(managers=0)
+    with pytest.raises(NotFound) as refused:
+        await accounts.set_notification_emails(shop.owner, other.widget.id, ["me@shop.test"])
+    assert (refused.value.message, refused.value.field) == (f"widget {other.widget.id} not found", "widget_id")
+    assert (await reload(other.widget)).notification_emails == ["sales@shop.test"]
+
+
+async def test_flagging_another_accounts_offer_is_not_found_naming_the_offer(db):
+    shop, other = await make_shop(managers=0), await make_shop(managers=0)
+    with pytest.raises(NotFound) as refused:
+        await accounts.set_notify_on_failed_payment(shop.owner, other.offer.id, True)
+    assert (refused.value.message, refused.value.field) == (f"offer {other.offer.id} not found", "offer_id")
+    assert (await reload(other.offer)).notify_on_failed_payment is False
+
+
+async def test_an_admin_deactivates_an_offer_and_it_is_stored_inactive(db):
+    shop = await make_shop(managers=0)
+    await accounts.update_offer(shop.admin, shop.offer.id, active=False)
+    assert (await reload(shop.offer)).active is False

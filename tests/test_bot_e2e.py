@@ -371,18 +371,19 @@ async def test_bad_input_gets_a_polite_answer_and_breaks_nothing(stack):
     assert not await Message.filter(text__startswith="xxxx").exists()
 
 
-async def test_a_customer_whose_answer_is_refused_as_blocked_is_marked_unreachable_in_this_account_only(stack):
+async def test_a_customer_whose_answer_is_refused_as_blocked_is_marked_unreachable_and_nobody_else(stack):
     """SPEC §4.3: Telegram refuses the bot's answer with 403 (he blocked the bot): nothing more is sent to him until
-    he writes again. Another account's client with the same Telegram user is another relationship."""
+    he writes again. Another client of the account, or the same Telegram user in another account, stays reachable."""
     other = await accounts.create_account("Other shop", "owner@other.test", "owner-password")
     elsewhere = await Client.create(account_id=other.id, telegram_user_id=CUSTOMER, name="Anna elsewhere")
+    neighbour = await Client.create(account_id=stack.account_id, telegram_user_id=CUSTOMER + 1, name="Bob")
     await stack.say(CUSTOMER, "/start")
     client = await _customer_client(stack)
     await eventually(lambda: any("e-mail" in t for t in stack.bot_texts(CUSTOMER)))
     stack.world.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=CUSTOMER)
     await stack.say(CUSTOMER, "/fly_me_to_the_moon")
     await eventually(lambda: Client.exists(id=client.id, unreachable=True))
-    assert not (await Client.get(id=elsewhere.id)).unreachable
+    assert not (await Client.get(id=elsewhere.id)).unreachable and not (await Client.get(id=neighbour.id)).unreachable
     # The update still counted as handled: the next one is answered as usual.
     await stack.say(CUSTOMER, "/fly_me_to_the_moon")
     await eventually(lambda: any("do not know this command" in t for t in stack.bot_texts(CUSTOMER)))

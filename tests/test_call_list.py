@@ -7,7 +7,7 @@ import pytest
 from sales import orders
 from sales.errors import Conflict, Invalid, NotAllowed
 from sales.payments import PaymentNotice, apply_payment
-from storage.models import CallLog, CallOutcome, OrderStatus, PaymentResult
+from storage.models import CallLog, CallOutcome, OrderComment, OrderStatus, PaymentResult
 from tests.factories import at, make_shop, new_client, reload
 
 
@@ -64,12 +64,23 @@ async def test_a_call_back_needs_its_time(db):
     assert await CallLog.all().count() == 0
 
 
-async def test_an_unknown_outcome_is_refused(db):
+async def test_an_unknown_outcome_is_refused_listing_the_outcomes(db):
     shop = await make_shop(managers=1)
     [order] = await _orders(shop, 1)
-    with pytest.raises(Invalid) as error:
+    with pytest.raises(Invalid) as refused:
         await orders.record_call(shop.managers[0], order.id, "maybe")
-    assert error.value.field == "outcome"
+    outcomes = ", ".join(CallOutcome)
+    assert (refused.value.message, refused.value.field) == (f"a call outcome is one of {outcomes}", "outcome")
+    assert refused.value.params == {"outcomes": outcomes}
+
+
+async def test_a_blank_comment_on_an_order_is_refused_naming_the_text(db):
+    shop = await make_shop(managers=1)
+    [order] = await _orders(shop, 1)
+    with pytest.raises(Invalid) as refused:
+        await orders.add_comment(shop.managers[0], order.id, "  \n ", now=at(5))
+    assert (refused.value.message, refused.value.field) == ("a comment cannot be empty", "text")
+    assert not await OrderComment.exists(order_id=order.id)
 
 
 async def test_a_manager_cannot_record_calls_on_another_managers_order(db):

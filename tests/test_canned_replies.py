@@ -134,6 +134,13 @@ async def test_an_empty_or_too_long_text_is_refused_naming_it(db, text):
     assert not await CannedReply.exists()
 
 
+async def test_a_blank_text_is_refused_saying_a_reply_cannot_be_empty(db):
+    shop = await make_shop(managers=1)
+    with pytest.raises(Invalid) as refused:
+        await canned.add_reply(shop.owner, shortcut="greet", text="  \n ")
+    assert (refused.value.message, refused.value.field) == ("a canned reply's text cannot be empty", "text")
+
+
 async def test_a_text_of_one_whole_telegram_message_is_kept(db):
     shop = await make_shop(managers=1)
     reply = await canned.add_reply(shop.owner, shortcut="long", text="я" * 4096)

@@ -9,7 +9,7 @@ from sales import accounts, dialogs
 from sales.attachments import PHOTO_LIMIT, upload_kind
 from sales.bots import bot_id_of
 from sales.clients import MAX_NOTES, add_client, ask_email, client_from_telegram, find_or_create_client
-from sales.clients import set_client_email, update_contact
+from sales.clients import set_client_email, update_client, update_contact
 from sales.errors import Conflict, Invalid, NotAllowed, NotFound
 from sales.sessions import issue_api_token, token_employee
 from sales.telegram_link import invite_link
@@ -35,6 +35,14 @@ async def test_correcting_another_accounts_client_is_not_found_naming_the_client
         await update_contact(shop.owner, theirs.id, name="Mine now")
     assert (refused.value.message, refused.value.field) == (f"client {theirs.id} not found", "client_id")
     assert (await reload(theirs)).name == "Ann"
+
+
+async def test_a_phone_given_on_the_client_card_is_stored_trimmed(db):
+    shop = await make_shop(managers=1)
+    client = await new_client(shop, email="ann@example.com", name="Ann")
+    await update_client(shop.managers[0], client.id, phone=" +34 600 000 000 ")
+    stored = await reload(client)
+    assert (stored.name, stored.phone, stored.email) == ("Ann", "+34 600 000 000", "ann@example.com")
 
 
 # --- a Telegram client's e-mail

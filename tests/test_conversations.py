@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -323,6 +324,43 @@ async def test_a_snooze_needs_a_future_time(db):
     assert error.value.field == "snoozed_until"
     with pytest.raises(Invalid):
         await conversations.set_status(shop.managers[0], chat.id, "snoozed", snoozed_until=at(1), now=at(2))
+
+
+async def test_a_time_to_come_back_is_refused_for_a_chat_that_is_not_snoozed(db):
+    shop = await make_shop(managers=2)
+    _, chat = await _lead(shop)
+    with pytest.raises(Invalid) as refused:
+        await conversations.set_status(shop.managers[0], chat.id, "resolved", snoozed_until=at(60), now=at(2))
+    assert (refused.value.message, refused.value.field) == (
+        "only a snoozed chat has a time to come back", "snoozed_until")
+    assert (await reload(chat)).status == ChatStatus.OPEN
+
+
+async def test_a_due_chat_snoozed_again_just_before_waking_stays_snoozed_and_the_next_due_chats_still_wake(
+        db, monkeypatch):
+    shop = await make_shop(managers=2)
+    due = [(await _lead(shop, f"Lead {i}"))[1] for i in range(3)]
+    for chat in due:
+        await conversations.set_status(shop.owner, chat.id, "snoozed", snoozed_until=at(60), now=at(2))
+    first, *rest = await Chat.filter(status=ChatStatus.SNOOZED, snoozed_until__lte=at(61)).values_list(
+        "id", flat=True)
+    real_transaction, raced = conversations.in_transaction, []
+
+    @asynccontextmanager
+    async def snoozed_again_by_the_owner_first(*args, **kwargs):
+        if not raced:  # between the listing of due chats and the lock of the first of them
+            raced.append(first)
+            await conversations.set_status(shop.owner, first, "snoozed", snoozed_until=at(120), now=at(61))
+        async with real_transaction(*args, **kwargs) as connection:
+            yield connection
+
+    monkeypatch.setattr(conversations, "in_transaction", snoozed_again_by_the_owner_first)
+
+    assert sorted(await conversations.wake_snoozed(at(61))) == sorted(rest)
+    assert raced == [first]
+    first_chat = await Chat.get(id=first)
+    assert (first_chat.status, first_chat.snoozed_until) == (ChatStatus.SNOOZED, at(120))
+    assert {c.status for c in await Chat.filter(id__in=rest)} == {ChatStatus.OPEN}
 
 
 async def test_only_the_assignee_or_an_admin_changes_the_status(db):

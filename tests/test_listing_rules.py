@@ -3,6 +3,7 @@ cursors."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -76,3 +77,55 @@ async def test_another_managers_client_is_not_found_for_a_manager_naming_client_
     with pytest.raises(NotFound) as refused:
         await listing.visible_client(shop.managers[1], client.id)
     assert (refused.value.message, refused.value.field) == (f"client {client.id} not found", "client_id")
+
+
+def _cursor(moment: datetime, row_id: int) -> str:
+    """A list cursor as this server writes them: the last row's sort key and id."""
+    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{row_id}".encode()).decode().rstrip("=")
+
+
+async def test_a_cursor_naming_the_largest_id_an_int_key_holds_is_accepted(db):
+    shop = await make_shop(managers=0)
+    client = await new_client(shop)
+    page = await listing.clients(shop.admin, cursor=_cursor(datetime(2100, 1, 1, tzinfo=UTC), 2**31 - 1))
+    assert [c.id for c in page.rows] == [client.id]
+
+
+async def test_a_cursor_naming_an_id_beyond_an_int_key_is_refused_naming_cursor(db):
+    shop = await make_shop(managers=0)
+    await new_client(shop)
+    with pytest.raises(Invalid) as refused:
+        await listing.clients(shop.admin, cursor=_cursor(datetime(2100, 1, 1, tzinfo=UTC), 2**31))
+    assert (refused.value.message, refused.value.field) == ("not a cursor this server gave out", "cursor")
+
+
+async def test_a_chat_whose_first_message_was_never_written_comes_after_the_chats_with_messages(db):
+    shop = await make_shop(managers=1)
+    silent = await new_client(shop)
+    await Chat.create(account_id=shop.account.id, client_id=silent.id)  # no message: no last_message_at
+    talking = await new_client(shop)
+    await dialogs.record_inbound(talking, "hello", now=at(1))
+    page = await listing.chats(shop.admin, listing.Tab.ALL)
+    assert [c.client_id for c in page.rows] == [talking.id, silent.id]
+
+
+async def test_a_page_holding_exactly_the_last_rows_has_no_next_cursor(db):
+    shop = await make_shop(managers=0)
+    older, newer = await new_client(shop), await new_client(shop)
+    page = await listing.clients(shop.admin, limit=2)
+    assert ([c.id for c in page.rows], page.next_cursor) == ([newer.id, older.id], None)
+
+
+async def test_an_unknown_tab_is_refused_naming_tab(db):
+    shop = await make_shop(managers=0)
+    with pytest.raises(Invalid) as refused:
+        await listing.chats(shop.admin, "archived")
+    assert (refused.value.message, refused.value.field) == ("tab is mine, unassigned, important or all", "tab")
+
+
+async def test_a_client_is_found_by_a_part_of_his_name_alone(db):
+    shop = await make_shop(managers=0)
+    wanted = await new_client(shop, email="o.b@example.com", name="Oksana Bilyk")
+    await new_client(shop, name="Ivan Petrenko")
+    page = await listing.clients(shop.admin, search="bILY")
+    assert [c.id for c in page.rows] == [wanted.id]

@@ -4,6 +4,8 @@ paged backwards without gaps or repeats."""
 from __future__ import annotations
 
 import base64
+import logging
+import re
 from decimal import Decimal
 
 import pytest
@@ -206,3 +208,42 @@ def test_a_cursor_names_a_moment_a_kind_and_an_id():
     entry = Entry("note", at(4), 12, None)
     decoded = decode_cursor(encode_cursor(entry))
     assert (decoded.at, decoded.kind, decoded.id) == (at(4), "note", 12)
+
+
+async def test_entries_of_one_kind_at_one_moment_are_paged_one_by_one_without_gaps(db):
+    shop = await make_shop(managers=1)
+    client = await new_client(shop)
+    for text in ("one", "two", "three"):
+        await dialogs.record_inbound(client, text, now=at(1))  # three messages of the very same moment
+    chat = await Chat.get(client_id=client.id)
+    whole = [(e.kind, e.id) for e in (await timeline(shop.admin, chat.id)).entries]
+    pages, cursor = [], None
+    while True:
+        page = await timeline(shop.admin, chat.id, before=cursor, limit=1)
+        pages.append([(e.kind, e.id) for e in page.entries])
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert [entry for page in reversed(pages) for entry in page] == whole
+
+
+async def test_each_kind_is_read_by_a_query_of_at_most_one_row_more_than_the_page(db, caplog):
+    shop = await make_shop(managers=2)
+    _, chat = await _story(shop)
+    caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+    await timeline(shop.admin, chat.id, limit=3)
+    bounds = [re.search(r" LIMIT \S+: \[.*\b(\d+)\]$", r.getMessage()) for r in caplog.records
+              if r.name == "tortoise.db_client" and "ORDER BY" in r.getMessage()]
+    assert len(bounds) == 8  # messages, notes, three of assignments, orders, payments, calls
+    assert {int(bound.group(1)) for bound in bounds} == {3 + 1}
+
+
+def test_a_cursor_has_no_base64_padding_and_still_decodes():
+    from sales.timeline import Entry, decode_cursor
+
+    # 32, 33 and 34 characters: base64 would pad the first and the last with "=", which a URL query would mangle.
+    for row_id in (1, 12, 123):
+        cursor = encode_cursor(Entry("note", at(4), row_id, None))
+        assert "=" not in cursor, cursor
+        decoded = decode_cursor(cursor)
+        assert (decoded.at, decoded.kind, decoded.id) == (at(4), "note", row_id)
