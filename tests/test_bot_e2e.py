@@ -127,6 +127,14 @@ async def _customer_client(stack: Stack) -> Client:
     return await eventually(lambda: Client.get_or_none(account_id=stack.account_id, telegram_user_id=CUSTOMER))
 
 
+async def _started_customer(stack: Stack) -> Client:
+    """The customer after /start, once the bot has asked for his e-mail (its last answer to the start)."""
+    await stack.say(CUSTOMER, "/start")
+    client = await _customer_client(stack)
+    await eventually(lambda: any("e-mail" in t for t in stack.bot_texts(CUSTOMER)))
+    return client
+
+
 async def test_a_new_customer_starts_with_a_widget_code_and_his_message_is_stored(stack):
     await stack.say(CUSTOMER, f"/start {stack.widget_code}")
     await eventually(lambda: any("Hello, Anna" in t for t in stack.bot_texts(CUSTOMER)))
@@ -346,9 +354,7 @@ async def test_the_customer_changes_language(stack):
 
 
 async def test_bad_input_gets_a_polite_answer_and_breaks_nothing(stack):
-    await stack.say(CUSTOMER, "/start")
-    client = await _customer_client(stack)
-    await eventually(lambda: any("e-mail" in t for t in stack.bot_texts(CUSTOMER)))
+    client = await _started_customer(stack)
     await stack.world.user_presses(
         stack.bot, CUSTOMER, stack.chat(CUSTOMER)[-1]["message_id"],
         stack.chat(CUSTOMER)[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
@@ -377,9 +383,7 @@ async def test_a_customer_whose_answer_is_refused_as_blocked_is_marked_unreachab
     other = await accounts.create_account("Other shop", "owner@other.test", "owner-password")
     elsewhere = await Client.create(account_id=other.id, telegram_user_id=CUSTOMER, name="Anna elsewhere")
     neighbour = await Client.create(account_id=stack.account_id, telegram_user_id=CUSTOMER + 1, name="Bob")
-    await stack.say(CUSTOMER, "/start")
-    client = await _customer_client(stack)
-    await eventually(lambda: any("e-mail" in t for t in stack.bot_texts(CUSTOMER)))
+    client = await _started_customer(stack)
     stack.world.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=CUSTOMER)
     await stack.say(CUSTOMER, "/fly_me_to_the_moon")
     await eventually(lambda: Client.exists(id=client.id, unreachable=True))
@@ -390,9 +394,7 @@ async def test_a_customer_whose_answer_is_refused_as_blocked_is_marked_unreachab
 
 
 async def test_an_answer_refused_for_another_reason_marks_nobody_unreachable(stack):
-    await stack.say(CUSTOMER, "/start")
-    client = await _customer_client(stack)
-    await eventually(lambda: any("e-mail" in t for t in stack.bot_texts(CUSTOMER)))
+    client = await _started_customer(stack)
     stack.world.fail_next("sendMessage", 400, "Bad Request: message is too long", chat_id=CUSTOMER)
     await stack.say(CUSTOMER, "/fly_me_to_the_moon")
     await eventually(lambda: stack.world.faults.get("sendmessage") == [])  # the refusal was spent on that answer
