@@ -21,6 +21,7 @@ from inbox.files import FileStore
 from jobs.housekeeping import forget_sent_uploads
 from sales import accounts, attachments
 from sales.clients import set_personal_manager
+from sales.errors import NotFound
 from storage.db import close_database, migrate, open_database
 from storage.models import Attachment, AttachmentKind, Chat, Client, Employee, Message, Outbox, Role
 from telegram_emulator.app import create_emulator_app
@@ -233,6 +234,10 @@ async def test_another_accounts_employee_a_forged_id_and_a_manager_who_may_not_s
     for employee in (env.foreign, env.other_manager):
         async with await env.session(employee) as http, http.get(f"/inbox/files/{attachment.id}") as response:
             assert response.status == 404, employee.email
+        # The rule itself says which file, whichever of the two reasons hides it.
+        with pytest.raises(NotFound) as error:
+            await attachments.visible(employee, attachment.id)
+        assert (error.value.message, error.value.field) == (f"file {attachment.id} not found", "id")
     async with await env.session(env.manager) as http:
         for forged in (attachment.id + 1000, "abc", 2**40):
             async with http.get(f"/inbox/files/{forged}") as response:

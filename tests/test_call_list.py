@@ -87,8 +87,11 @@ async def test_a_manager_cannot_record_calls_on_another_managers_order(db):
     shop = await make_shop(managers=2)
     [order] = await _orders(shop, 1)
     other = next(m for m in shop.managers if m.id != order.order_manager_id)
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotAllowed) as refused:
         await orders.record_call(other, order.id, "talked")
+    assert (refused.value.message, refused.value.field) == (
+        "only the order's manager, the owner or an admin may work on this order", None)
+    assert not await CallLog.exists(order_id=order.id)
     await orders.record_call(shop.admin, order.id, "talked")
     assert await CallLog.filter(order_id=order.id).count() == 1
 

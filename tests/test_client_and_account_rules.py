@@ -45,6 +45,21 @@ async def test_a_phone_given_on_the_client_card_is_stored_trimmed(db):
     assert (stored.name, stored.phone, stored.email) == ("Ann", "+34 600 000 000", "ann@example.com")
 
 
+# --- a Telegram client on first contact and after
+
+
+async def test_a_client_who_blocked_the_bot_and_writes_again_without_a_deep_link_is_reachable_and_has_no_widget(db):
+    shop = await make_shop(managers=0)
+    first, new = await client_from_telegram(shop.account.id, 5001, name="Ann")
+    await Client.filter(id=first.id).update(unreachable=True)
+
+    again, new_again = await client_from_telegram(shop.account.id, 5001)
+
+    assert (new, new_again, again.id) == (True, False, first.id)
+    stored = await reload(again)
+    assert (stored.unreachable, stored.widget_id) == (False, None)
+
+
 # --- a Telegram client's e-mail
 
 

@@ -274,7 +274,7 @@ async def test_assigning_to_a_deactivated_employee_is_invalid_and_changes_nothin
     await Employee.filter(id=shop.managers[1].id).update(active=False)
     with pytest.raises(Invalid) as error:
         await conversations.assign_chat(shop.admin, chat.id, shop.managers[1].id, now=at(2))
-    assert error.value.field == "employee_id"
+    assert (error.value.message, error.value.field) == ("a deactivated employee cannot be assigned", "employee_id")
     assert (await reload(chat)).assignee_id == shop.managers[0].id
 
 

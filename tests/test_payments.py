@@ -276,20 +276,25 @@ async def test_a_redelivered_unmatched_event_is_a_duplicate(db):
     assert await PaymentEvent.all().count() == 1
 
 
-# case: (changes to a valid notice, the field the error names)
+# Each refusal whole: its message and the field it names.
+NAIVE_TIME = ("the event time needs a time zone", "occurred_at")
+BAD_CURRENCY = ("a currency is a three-letter code", "currency")
+BAD_EVENT_ID = ("an event needs an id of at most 255 characters", "event_id")
+BAD_AMOUNT = ("an amount is a non-negative number below 10^10", "amount")
+# case: (changes to a valid notice, the refusal)
 INVALID_NOTICES = {
-    "naive datetime": (dict(occurred_at=datetime(2026, 3, 2, 9, 10)), "occurred_at"),
-    "short currency": (dict(currency="EU"), "currency"),
-    "long currency": (dict(currency="EURO"), "currency"),
-    "non-letter currency": (dict(currency="E1$"), "currency"),
-    "empty event id": (dict(event_id=""), "event_id"),
-    "too long event id": (dict(event_id="e" * 256), "event_id"),
-    "negative amount": (dict(amount=Decimal("-0.01")), "amount"),
-    "not a number amount": (dict(amount=Decimal("NaN")), "amount"),
-    "infinite amount": (dict(amount=Decimal("Infinity")), "amount"),
-    "too large amount": (dict(amount=Decimal("1e10")), "amount"),
-    "unknown result": (dict(result="chargeback"), "status"),
-    "empty provider": (dict(provider=""), "provider"),
+    "naive datetime": (dict(occurred_at=datetime(2026, 3, 2, 9, 10)), NAIVE_TIME),
+    "short currency": (dict(currency="EU"), BAD_CURRENCY),
+    "long currency": (dict(currency="EURO"), BAD_CURRENCY),
+    "non-letter currency": (dict(currency="E1$"), BAD_CURRENCY),
+    "empty event id": (dict(event_id=""), BAD_EVENT_ID),
+    "too long event id": (dict(event_id="e" * 256), BAD_EVENT_ID),
+    "negative amount": (dict(amount=Decimal("-0.01")), BAD_AMOUNT),
+    "not a number amount": (dict(amount=Decimal("NaN")), BAD_AMOUNT),
+    "infinite amount": (dict(amount=Decimal("Infinity")), BAD_AMOUNT),
+    "too large amount": (dict(amount=Decimal("1e10")), BAD_AMOUNT),
+    "unknown result": (dict(result="chargeback"), ("a payment result is paid, failed or refunded", "status")),
+    "empty provider": (dict(provider=""), ("unknown payment provider", "provider")),
 }
 
 
@@ -306,10 +311,10 @@ async def test_an_invalid_notice_is_refused_and_stores_nothing(db, case):
         amount=Decimal("100.00"),
         currency="EUR",
     )
-    changes, field = INVALID_NOTICES[case]
+    changes, refusal = INVALID_NOTICES[case]
     with pytest.raises(Invalid) as refused:
         await apply_payment(PaymentNotice(**{**fields, **changes}), now=at(10))
-    assert refused.value.field == field
+    assert (refused.value.message, refused.value.field) == refusal
     assert await PaymentEvent.all().count() == 0
     assert (await reload(order)).status == OrderStatus.NEW
     assert await CommissionEntry.all().count() == 0

@@ -133,7 +133,10 @@ async def test_personal_manager_change_is_audited_and_pings_him(db):
         (None, shop.managers[0].id, AssignmentReason.MANUAL, shop.owner.id),
         (shop.managers[0].id, shop.managers[1].id, AssignmentReason.MANUAL, shop.admin.id),
     ]
-    assert await Outbox.filter(kind="client.personal_manager", employee_id=shop.managers[1].id).count() == 1
+    # The ping names the client: the Telegram notice reads his name from the row's client.
+    pings = await Outbox.filter(kind="client.personal_manager", employee_id=shop.managers[1].id).values_list(
+        "client_id", "payload")
+    assert pings == [(client.id, {"client_id": client.id})]
 
 
 async def test_manager_may_make_himself_personal_manager_of_a_client_without_one(db):
@@ -160,8 +163,10 @@ async def test_a_deactivated_employee_cannot_become_personal_manager(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)
     await accounts.update_employee(shop.owner, shop.managers[0].id, active=False)
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotAllowed) as error:
         await set_personal_manager(shop.owner, client.id, shop.managers[0].id)
+    assert (error.value.message, error.value.field) == ("a deactivated employee cannot be assigned", "employee_id")
+    assert (await reload(client)).personal_manager_id is None
 
 
 async def test_another_accounts_client_is_not_found(db):
