@@ -538,6 +538,40 @@ async def test_a_row_that_failed_keeps_its_backoff_while_the_rest_of_its_batch_i
     assert failed.available_at >= started + timedelta(seconds=64)  # not a lease of 0.3 s renewed meanwhile
 
 
+async def test_a_row_finished_in_a_round_is_let_go_so_a_later_renewal_keeps_its_retry_time(db):
+    """A row is held (its lease renewed) only until it is handled: a row that failed early in a long round keeps the
+    retry time its failure gave it, even once the round's renewals reach past that time."""
+    shop = await make_shop(managers=1)
+    failing, _slow = await _rows(shop, 2, minute=-1)
+    clock = Clock(at(0))
+
+    class FailsThenTakesLong(Recorder):
+        async def deliver(self, row):
+            if row.id == failing.id:
+                raise ConnectionError("network down")
+            clock.now = at(0) + timedelta(seconds=10)  # the round outlasts the failed row's 2 s of backoff
+            await asyncio.sleep(0.5)  # renewals every 0.1 s meanwhile
+            return True
+
+    await DeliveryWorker([FailsThenTakesLong()], clock=clock, lease=timedelta(seconds=0.3)).run_once()
+    failed = await Outbox.get(id=failing.id)
+    assert (failed.status, failed.available_at) == (OutboxStatus.PENDING, at(0) + timedelta(seconds=2))
+
+
+async def test_a_lease_is_renewed_every_third_of_its_length(monkeypatch):
+    """Renewing every third of the lease leaves room for one renewal to be late or lost before the lease ends."""
+    waits = Waits()
+    monkeypatch.setattr(worker_module, "asyncio", waits)
+    renewing = asyncio.create_task(DeliveryWorker([], lease=timedelta(seconds=60))._renew(set()))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    renewing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await renewing
+    assert len(waits.waits) >= 2
+    assert set(waits.waits) == {("pause", 20.0)}
+
+
 async def test_a_lease_renewal_never_moves_a_rows_time_backwards(db):
     """A renewal already on its way when a row of its batch failed must not cut that row's backoff to a lease."""
     shop = await make_shop(managers=1)
