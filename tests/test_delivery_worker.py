@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from tortoise.exceptions import OperationalError
+from tortoise.transactions import in_transaction
 
 from bot.pacing import Unreachable
 from delivery import worker as worker_module
@@ -582,6 +583,32 @@ async def test_a_lease_renewal_never_moves_a_rows_time_backwards(db):
     await asyncio.sleep(0.1)  # a few renewals of the row, still held
     renewing.cancel()
     assert (await Outbox.get(id=row.id)).available_at == backoff_until
+
+
+async def test_on_postgres_a_round_skips_a_row_another_transaction_holds_instead_of_waiting_for_it(pg):
+    """Workers in several processes claim at once: a row locked by another claimer is left to it, not waited for."""
+    shop = await make_shop(managers=2)
+    [held] = await _rows(shop, 1, employee=shop.managers[0], minute=-1)
+    [free] = await _rows(shop, 1, employee=shop.managers[1], minute=-1)
+    channel = Recorder()
+    go = asyncio.Event()
+
+    async def round_when_told():
+        await go.wait()
+        return await DeliveryWorker([channel]).run_once()
+
+    # Made before the transaction below, so that it does not run inside it (Tortoise's transaction is per context).
+    worker_round = asyncio.create_task(round_when_told())
+    async with in_transaction() as other:
+        await other.execute_query("SELECT id FROM outbox WHERE id = $1 FOR UPDATE", [held.id])
+        go.set()
+        done, _ = await asyncio.wait({worker_round}, timeout=5)
+        assert done, "the round waited for the locked row"
+    assert await worker_round == 1
+    assert channel.sent == [free.id]
+    untouched = await Outbox.get(id=held.id)
+    assert (untouched.status, untouched.attempts, untouched.available_at) == (
+        OutboxStatus.PENDING, 0, held.available_at)
 
 
 async def test_rows_sent_to_several_recipients_at_once_are_marked_in_one_statement_on_postgres(pg):
