@@ -284,6 +284,19 @@ async def test_an_order_for_another_accounts_client_says_the_client_is_not_found
     assert await Order.filter(client_id=theirs.id).count() == 0
 
 
+async def test_customer_information_longer_than_its_limit_is_refused_naming_the_limit_and_no_order_is_made(db):
+    shop = await make_shop(managers=1)
+    client = await new_client(shop)
+    with pytest.raises(Invalid) as error:
+        await create_order(shop.account.id, client_id=client.id, offer_id=shop.offer.id,
+                           customer_info="x" * (orders.MAX_TEXT + 1))
+    assert refusal(error.value) == (Invalid, "customer information is limited to 10000 characters", "customer_info")
+    assert await Order.filter(client_id=client.id).count() == 0
+    at_limit = await create_order(shop.account.id, client_id=client.id, offer_id=shop.offer.id,
+                                  customer_info="x" * orders.MAX_TEXT)
+    assert len((await reload(at_limit)).customer_info) == orders.MAX_TEXT
+
+
 async def test_an_order_created_without_customer_information_has_none(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)
