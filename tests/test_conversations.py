@@ -539,6 +539,17 @@ async def _event_of(message_id: int) -> dict:
     return payload
 
 
+async def test_a_change_of_status_is_announced_naming_the_chat_its_assignee_and_the_new_status(db):
+    """docs/interfaces.md: a `chat.status` live event carries the chat, its assignee and its status."""
+    shop = await make_shop(managers=1)
+    _, chat = await _lead(shop)
+    await conversations.set_status(shop.managers[0], chat.id, "resolved", now=at(3))
+    [payload] = await Outbox.filter(kind=outbox.CHAT_EVENT, dedupe_key__startswith=f"{outbox.CHAT_EVENT}:{chat.id}:status:") \
+        .values_list("payload", flat=True)
+    assert {name: payload.get(name) for name in ("chat_id", "event", "assignee_id", "status")} == {
+        "chat_id": chat.id, "event": "status", "assignee_id": shop.managers[0].id, "status": "resolved"}
+
+
 async def test_an_open_chat_of_an_away_assignee_waits_for_him_and_he_gets_the_message(db):
     shop = await make_shop(managers=2)
     client, chat = await _lead(shop)
