@@ -247,6 +247,16 @@ async def test_deleting_another_accounts_canned_reply_is_not_found_naming_the_re
     assert await CannedReply.exists(id=theirs.id)
 
 
+async def test_an_employee_with_an_unknown_role_is_refused_naming_the_roles_and_not_added(db):
+    from storage.models import Employee
+
+    shop = await make_shop(managers=0)
+    with pytest.raises(Invalid) as refused:
+        await accounts.add_employee(shop.owner, email="boss@example.com", name="Boss", role="boss")
+    assert (refused.value.message, refused.value.field) == ("role is admin or manager", "role")
+    assert not await Employee.exists(email="boss@example.com")
+
+
 async def test_a_second_owner_cannot_be_added_and_the_refusal_says_an_account_has_one(db):
     from storage.models import Employee
 
