@@ -212,6 +212,26 @@ async def _counts(url: str) -> dict[str, int]:
         await conn.close()
 
 
+async def _drain(url: str, limit: float = 180.0) -> tuple[float, int]:
+    """Waits until closer's delivery worker has no due outbox row left (or `limit` seconds): (seconds waited, rows
+    left). The closed loop leaves thousands of rows (a staff copy and a live event per update) that the worker, in the
+    same process, drains for long after; a step timed over that backlog measures it, not the step's own rate."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    started = time.perf_counter()
+    try:
+        while True:
+            left = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE status = 'pending' AND available_at <= now()")
+            waited = time.perf_counter() - started
+            if left == 0 or waited >= limit:
+                return waited, left
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
 async def _stale_chats(url: str) -> int:
     import asyncpg
 
@@ -343,7 +363,11 @@ async def run(env: BenchEnv) -> Report:
                               " messages' statements")
             report.latencies[f"closer at saturation ({CONCURRENCY} senders)"] = saturated.latencies_ms
             steps = {}
+            drains = {}
             for share in (0.25, 0.5, 0.75, 1.0):
+                drains[share] = await _drain(url)
+                print(f"  outbox drained before the {share:.0%} step in {drains[share][0]:.1f} s"
+                      f" ({drains[share][1]} rows left)", flush=True)
                 rate = max(1.0, saturated.rate * share)
                 result = await open_loop(_updates(hook, secret, next(first_id)), rate=rate, seconds=seconds)
                 steps[share] = result
@@ -355,8 +379,11 @@ async def run(env: BenchEnv) -> Report:
             p99_half = percentile(half.latencies_ms, 99)
             report.add("closer: p50 at half of its maximum rate", percentile(half.latencies_ms, 50), "ms",
                        detail=f"{half.rate:.0f} updates/s")
+            waited, left = drains[0.5]
             report.add("closer: p99 at half of its maximum rate", p99_half, "ms", goal="≤ 50 ms",
-                       met=p99_half <= 50, detail=f"{half.rate:.0f} updates/s")
+                       met=p99_half <= 50,
+                       detail=f"{half.rate:.0f} updates/s, started from a drained outbox (the earlier steps' rows took "
+                              f"{waited:.0f} s to deliver{f', {left} left' if left else ''})")
             refused = _refused(saturated, *steps.values())
             report.add("closer: non-200 answers, 1 process", sum(refused.values()), "", goal="0",
                        met=not refused, detail=_statuses(refused))
