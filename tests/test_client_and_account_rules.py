@@ -10,10 +10,10 @@ from sales.attachments import PHOTO_LIMIT, upload_kind
 from sales.bots import bot_id_of
 from sales.clients import MAX_NOTES, add_client, ask_email, client_from_telegram, find_or_create_client
 from sales.clients import set_client_email, update_client, update_contact
-from sales.errors import Conflict, Invalid, NotAllowed, NotFound
+from sales.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
 from sales.sessions import issue_api_token, token_employee
 from sales.telegram_link import invite_link
-from storage.models import ApiToken, AttachmentKind, Chat, Client, Role, TelegramInvite
+from storage.models import ApiToken, AttachmentKind, Chat, Client, Employee, Role, TelegramInvite
 from tests.factories import at, make_shop, new_client, reload
 
 # --- clients entered and corrected by staff
@@ -247,21 +247,18 @@ async def test_deleting_another_accounts_canned_reply_is_not_found_naming_the_re
     assert await CannedReply.exists(id=theirs.id)
 
 
-async def test_an_employee_with_an_unknown_role_is_refused_naming_the_roles_and_not_added(db):
-    from storage.models import Employee
+# role given -> the refusal (its type, message and field)
+ROLES_NOT_ADDED = {
+    "unknown role": ("boss", (Invalid, "role is admin or manager", "role")),
+    "second owner": ("owner", (NotAllowed, "an account has exactly one owner", "role")),
+}
 
+
+@pytest.mark.parametrize("case", list(ROLES_NOT_ADDED))
+async def test_an_employee_with_a_role_he_cannot_have_is_refused_saying_why_and_not_added(db, case):
+    role, refusal = ROLES_NOT_ADDED[case]
     shop = await make_shop(managers=0)
-    with pytest.raises(Invalid) as refused:
-        await accounts.add_employee(shop.owner, email="boss@example.com", name="Boss", role="boss")
-    assert (refused.value.message, refused.value.field) == ("role is admin or manager", "role")
-    assert not await Employee.exists(email="boss@example.com")
-
-
-async def test_a_second_owner_cannot_be_added_and_the_refusal_says_an_account_has_one(db):
-    from storage.models import Employee
-
-    shop = await make_shop(managers=0)
-    with pytest.raises(NotAllowed) as refused:
-        await accounts.add_employee(shop.owner, email="two@example.com", name="Second owner", role="owner")
-    assert (refused.value.message, refused.value.field) == ("an account has exactly one owner", "role")
-    assert not await Employee.exists(email="two@example.com")
+    with pytest.raises(DomainError) as refused:
+        await accounts.add_employee(shop.owner, email="new@example.com", name="New", role=role)
+    assert (type(refused.value), refused.value.message, refused.value.field) == refusal
+    assert not await Employee.exists(email="new@example.com")
