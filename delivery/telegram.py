@@ -106,6 +106,23 @@ class TelegramChannel:
         else:
             await mark_unreachable(employee_id=row.employee_id)
 
+    async def settled(self, rows: list[Outbox]) -> dict[int, bool]:
+        """The rows of a batch with nobody to send to, found in one read (delivery.worker.Settles): no bot for the
+        account, or an employee Telegram cannot reach. Most staff answer in the inbox, and each of a client's
+        messages makes a staff copy for everyone who answers for him."""
+        staff = {row.employee_id for row in rows if row.kind != outbox.MESSAGE_TO_CLIENT}
+        reachable = {
+            employee_id
+            for employee_id, *how in await Employee.filter(id__in=staff).values_list(
+                "id", "active", "telegram_chat_id", "telegram_unreachable")
+            if reaches(*how)
+        } if staff else set()
+        return {
+            row.id: False for row in rows
+            if self.registry.for_account(row.account_id) is None
+            or (row.kind != outbox.MESSAGE_TO_CLIENT and row.employee_id not in reachable)
+        }
+
     async def deliver(self, row: Outbox) -> bool:
         bot = self.registry.for_account(row.account_id)
         if bot is None:

@@ -54,6 +54,14 @@ class Channel(Protocol):
         """Remember that this row's recipient blocked the bot."""
 
 
+class Settles(Protocol):
+    """A channel that can tell, for a whole batch at once, the fate of rows that need nothing on the wire."""
+
+    async def settled(self, rows: list[Outbox]) -> dict[int, bool]:
+        """By row id: True for a row whose work is already done (a live event, shown when it was claimed), False for
+        one with nobody to send to. Rows left out go through `deliver`."""
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -66,6 +74,7 @@ class DeliveryWorker:
         idle_sleep: float = 0.2,
         on_claimed: Callable[[list[Outbox]], Awaitable[None]] | None = None,
         in_flight: int = 8,
+        gather: float = 0.02,
     ) -> None:
         self._by_kind: dict[str, Channel] = {kind: ch for ch in channels for kind in ch.kinds}
         self._clock = clock
@@ -79,6 +88,8 @@ class DeliveryWorker:
         # Few sends at a time: enough to keep Telegram's 30/s busy, and a crash leaves at most this many rows
         # whose fate is unknown (sent, but not yet marked).
         self._in_flight = asyncio.Semaphore(in_flight)
+        # After a part batch, the pause that lets the next round take many rows at once (see run_forever).
+        self._gather = gather
 
     def wake(self) -> None:
         """Something was just written: look now instead of after the idle sleep."""
@@ -115,6 +126,33 @@ class DeliveryWorker:
     async def _finish(self, row: Outbox, status: OutboxStatus, error: str | None = None) -> None:
         await _finished(row.id, status.value, self._clock(), error)
 
+    async def _settle(self, rows: list[Outbox]) -> list[Outbox]:
+        """Finishes together the rows whose fate needs no send, in one statement (most of a busy outbox: every
+        customer message makes a live event and a staff copy, and most staff answer in the inbox, not in Telegram);
+        returns the rest. Nothing goes on the wire for them, so finishing them first breaks no recipient's order."""
+        by_channel: dict[Channel, list[Outbox]] = defaultdict(list)
+        for row in rows:
+            by_channel[self._by_kind[row.kind]].append(row)
+        known: dict[int, bool] = {}
+        try:
+            for channel, its in by_channel.items():
+                if hasattr(channel, "settled"):
+                    known |= await channel.settled(its)
+        except Exception:  # a row the pre-pass cannot judge still goes out one by one
+            log.exception("delivery could not settle a batch at once; sending it row by row")
+            return rows
+        if not known:
+            return rows
+        now = self._clock()
+        calls = [(row_id, (OutboxStatus.SENT if sent else OutboxStatus.SKIPPED).value, now, None)
+                 for row_id, sent in known.items()]
+        if dialect() == "postgres":
+            await sql.update_each(_FINISH, _FINISH_EACH, calls)
+        else:
+            for call in calls:
+                await sql.execute(_FINISH, *call)
+        return [row for row in rows if row.id not in known]
+
     async def _handle(self, row: Outbox) -> None:
         channel = self._by_kind[row.kind]
         try:
@@ -146,6 +184,8 @@ class DeliveryWorker:
                 await self._on_claimed(rows)
             except Exception:  # live events are a courtesy; delivery goes on without them
                 log.exception("live events failed")
+        claimed = len(rows)
+        rows = await self._settle(rows)
         by_recipient: dict[tuple[str, int | None], list[Outbox]] = defaultdict(list)
         for row in rows:
             key = ("employee", row.employee_id) if row.employee_id is not None else ("client", row.client_id)
@@ -157,7 +197,7 @@ class DeliveryWorker:
         finally:
             if renewing is not None:
                 renewing.cancel()
-        return len(rows)
+        return claimed
 
     async def _renew(self, held: set[int]) -> None:
         """Holds the lease of a batch while it is being sent: a live worker extends it every third of the lease, so
@@ -200,4 +240,9 @@ class DeliveryWorker:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_sleep)
                 except TimeoutError:
                     pass
+            elif done < self._batch and self._gather:
+                # Rows are coming a few at a time (a busy webhook wakes the worker for each): a round's statements
+                # cost about the same for one row as for a hundred, so the next round waits for more. A full batch
+                # means a backlog: straight on.
+                await asyncio.sleep(self._gather)
 

@@ -78,6 +78,10 @@ class LiveChannel:
     async def deliver(self, row: Outbox) -> bool:
         return True
 
+    async def settled(self, rows: list[Outbox]) -> dict[int, bool]:
+        """Every one is done: shown when its batch was claimed (delivery.worker.Settles)."""
+        return {row.id: True for row in rows}
+
     async def recipient_unreachable(self, row: Outbox) -> None:
         return None
 

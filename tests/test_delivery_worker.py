@@ -220,6 +220,46 @@ async def test_rows_to_one_recipient_go_in_order(db):
     assert sent_first == [r.id for r in first] and sent_second == [r.id for r in second]
 
 
+class Settling(Recorder):
+    """A channel that knows, for a whole batch at once, that its even rows are done and its odd ones have nobody to
+    go to, except the rows it leaves to `deliver` (`undecided` of the payload's numbers)."""
+
+    def __init__(self, undecided=(), fail=False):
+        super().__init__()
+        self.undecided = set(undecided)
+        self.fail = fail
+        self.asked: list[list[int]] = []
+
+    async def settled(self, rows):
+        self.asked.append([row.id for row in rows])
+        if self.fail:
+            raise RuntimeError("bug")
+        return {row.id: row.payload["n"] % 2 == 0 for row in rows if row.payload["n"] not in self.undecided}
+
+
+async def test_rows_a_channel_settles_for_the_batch_finish_unsent_and_the_rest_are_sent(db):
+    shop = await make_shop(managers=1)
+    rows = await _rows(shop, 5)
+    channel = Settling(undecided={3})
+    assert await DeliveryWorker([channel], clock=Clock(at(1))).run_once() == 5
+    assert channel.asked == [[row.id for row in rows]]
+    assert channel.sent == [rows[3].id]
+    statuses = [(await Outbox.get(id=row.id)).status for row in rows]
+    assert statuses == [OutboxStatus.SENT, OutboxStatus.SKIPPED, OutboxStatus.SENT, OutboxStatus.SENT,
+                        OutboxStatus.SENT]
+
+
+async def test_when_a_channel_cannot_settle_a_batch_each_row_is_sent_alone_and_the_failure_logged(db, caplog):
+    shop = await make_shop(managers=1)
+    rows = await _rows(shop, 3)
+    channel = Settling(fail=True)
+    with caplog.at_level(logging.ERROR, logger="delivery.worker"):
+        assert await DeliveryWorker([channel], clock=Clock(at(1))).run_once() == 3
+    assert channel.sent == [row.id for row in rows]
+    assert [r.getMessage() for r in caplog.records if r.name == "delivery.worker"] == [
+        "delivery could not settle a batch at once; sending it row by row"]
+
+
 async def test_a_round_claims_at_most_a_hundred_rows_and_the_next_round_the_rest(db):
     shop = await make_shop(managers=1)
     await outbox.enqueue_many([
@@ -461,7 +501,7 @@ async def _run_until_stopped(worker):
 
 async def test_while_storage_is_down_rounds_pause_twice_as_long_each_time_from_twice_the_idle_sleep_up_to_five_s(
         monkeypatch):
-    worker, waits = _scripted(monkeypatch, [OperationalError("connection refused")] * 7 + [1])
+    worker, waits = _scripted(monkeypatch, [OperationalError("connection refused")] * 7 + [100])
     await _run_until_stopped(worker)
     assert waits.waits == [("pause", 0.4), ("pause", 0.8), ("pause", 1.6), ("pause", 3.2), ("pause", 5.0),
                            ("pause", 5.0), ("pause", 5.0)]
@@ -478,15 +518,16 @@ async def test_each_outage_is_said_when_it_starts_and_when_it_ends_with_its_fail
     assert said == [(paused, repr(down), None), (resumed, None, 1), (paused, repr(down), None), (resumed, None, 3)]
 
 
-async def test_an_idle_round_waits_the_idle_sleep_and_a_busy_one_goes_straight_on(monkeypatch):
-    worker, waits = _scripted(monkeypatch, [0, 5, 1, 0])
+async def test_an_idle_round_waits_the_idle_sleep_a_part_batch_a_moment_for_more_and_a_full_one_goes_straight_on(
+        monkeypatch):
+    worker, waits = _scripted(monkeypatch, [0, 5, 1, 100, 100, 0])
     await _run_until_stopped(worker)
-    assert waits.waits == [("idle", 0.2), ("idle", 0.2)]
+    assert waits.waits == [("idle", 0.2), ("pause", 0.02), ("pause", 0.02), ("idle", 0.2)]
 
 
 async def test_an_unexpected_failure_of_a_round_is_logged_with_its_traceback_and_waited_out_like_an_idle_round(
         monkeypatch, caplog):
-    worker, waits = _scripted(monkeypatch, [RuntimeError("bug"), 1])
+    worker, waits = _scripted(monkeypatch, [RuntimeError("bug"), 100])
     with caplog.at_level(logging.INFO, logger="delivery.worker"):
         await _run_until_stopped(worker)
     [record] = [r for r in caplog.records if r.name == "delivery.worker"]

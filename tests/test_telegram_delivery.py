@@ -173,6 +173,34 @@ async def test_a_clients_message_reaches_each_reachable_employee_as_a_relay_his_
     assert relays == {}
 
 
+async def test_a_batchs_rows_with_nobody_in_telegram_to_send_to_are_known_at_once_the_rest_left_to_send(db, emulated):
+    world, url = emulated
+    shop = await make_shop(managers=1)  # its manager has no Telegram
+    linked, blocked = await _staff(shop, 2, world)
+    await Employee.filter(id=blocked.id).update(telegram_unreachable=True)
+    away = await Employee.create(account_id=shop.account.id, email="x@fanout.test", name="Gone", role=Role.MANAGER,
+                                 telegram_user_id=1, telegram_chat_id=1, active=False)
+    unlinked = shop.managers[0]
+    client, message, copies = await _copies_of(shop, [linked, blocked, away, unlinked], "Hi")
+    pings = await _ping_rows(shop, [linked, unlinked])
+    to_client = await outbox.enqueue(account_id=shop.account.id, kind=outbox.MESSAGE_TO_CLIENT,
+                                     dedupe_key="to-client", client_id=client.id,
+                                     payload={"message_id": message.id}, now=utcnow())
+    botless = await make_shop(managers=0)  # an account whose bot this process does not have
+    [other] = await _staff(botless, 1, world)
+    [elsewhere] = await _ping_rows(botless, [other])
+    session = make_session(url, default_limiter())
+    registry = BotRegistry(session)
+    registry.add(shop.account.id, TOKEN, "secret")
+    try:
+        known = await TelegramChannel(registry, make_i18n(), "https://closer.test").settled(
+            await Outbox.all().order_by("id"))
+    finally:
+        await session.close()
+    assert known == {row.id: False for row in [*copies[1:], pings[1], elsewhere]}
+    assert {copies[0].id, pings[0].id, to_client.id}.isdisjoint(known)
+
+
 async def test_a_relay_written_twice_for_one_telegram_message_stays_one(db):
     from delivery import relay
     from storage.models import StaffRelay
