@@ -5,13 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage import sql
 from storage.models import AssignmentLog, AssignmentReason, AssignmentTarget, OrderStatusChange, PaymentEvent
 
 
-async def _log(target: AssignmentTarget, *, from_id: int | None, to_id: int | None, now: datetime, **fields) -> AssignmentLog:
-    return await AssignmentLog.create(
-        target=target, from_employee_id=from_id, to_employee_id=to_id, created_at=now, **fields
-    )
+# Written by hand (storage.sql): every new order writes one, while it holds its widget's rotation (issue 14).
+_INSERT = sql.Statement(
+    "INSERT INTO assignment_log (account_id, target, order_id, client_id, chat_id, from_employee_id, "
+    "to_employee_id, reason, actor_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *"
+)
+
+
+async def _log(target: AssignmentTarget, *, account_id: int, from_id: int | None, to_id: int | None,
+               reason: AssignmentReason, actor_id: int | None, now: datetime, order_id: int | None = None,
+               client_id: int | None = None, chat_id: int | None = None) -> AssignmentLog:
+    row = await sql.first(_INSERT, account_id, AssignmentTarget(target).value, order_id, client_id, chat_id, from_id,
+                          to_id, AssignmentReason(reason).value, actor_id, now)
+    return AssignmentLog._init_from_db(**row)
 
 
 async def log_order_manager_change(

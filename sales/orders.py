@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
+from tortoise.exceptions import DoesNotExist
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from sales import important, order_events, outbox
@@ -27,11 +30,31 @@ from storage.models import (
 )
 
 MAX_TEXT = 10_000
+M = TypeVar("M", bound=Model)
 
 # Staff may move an unpaid order along these; paid and refunded come only from payments.
 _STAFF_STATUSES = {OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED}
 _LOCKED_CLIENT = sql.Statement(
     "SELECT personal_manager_id FROM client WHERE id = $1 AND account_id = $2 FOR UPDATE")
+# Every order reads and writes these; written by hand (storage.sql), as Tortoise building each query in Python was
+# most of an order's CPU, and an order in a busy widget waits for every one before it (issue 14: rotation).
+_OFFER = sql.Statement("SELECT * FROM offer WHERE id = $1 AND account_id = $2")
+_WIDGET = sql.Statement("SELECT * FROM widget WHERE id = $1 AND account_id = $2")
+_DEFAULT_WIDGET = sql.Statement("SELECT * FROM widget WHERE account_id = $1 AND is_default")
+_CHAT = sql.Statement("SELECT * FROM chat WHERE client_id = $1 LIMIT 1")
+_ORDER_COLUMNS = ("account_id", "client_id", "personal_manager_id", "offer_id", "widget_id", "status", "amount",
+                  "currency", "customer_info", "order_manager_id", "assigned_at", "created_at", "updated_at")
+_NEW_ORDER = sql.Statement(
+    f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_ORDER_COLUMNS) + 1))}) RETURNING *"
+)
+_AMOUNT = Order._meta.fields_map["amount"]
+
+
+async def _one(model: type[M], statement: sql.Statement, *values) -> M | None:
+    row = await sql.first(statement, *values)
+    # Tortoise's own constructor of a fetched row (it converts SQLite's values as its queries do).
+    return model._init_from_db(**row) if row is not None else None
 
 
 async def create_order(
@@ -56,30 +79,28 @@ async def create_order(
         client = await sql.first(_LOCKED_CLIENT, client_id, account_id)
         if client is None:
             raise NotFound("client {id} not found", field="client_id", id=client_id)
-        offer = await get_in_account(Offer, account_id, offer_id, what="offer")
+        offer = await _one(Offer, _OFFER, offer_id, account_id)
+        if offer is None:
+            raise NotFound("offer {id} not found", field="offer_id", id=offer_id)
         if not offer.active:
             raise Conflict("this offer is no longer sold", field="offer_id")
         if widget_id is None:
-            widget = await Widget.get(account_id=account_id, is_default=True)
+            widget = await _one(Widget, _DEFAULT_WIDGET, account_id)
+            if widget is None:
+                raise DoesNotExist(f"account {account_id} has no default widget")
         else:
-            widget = await get_in_account(Widget, account_id, widget_id, what="widget")
-        chat = await Chat.filter(client_id=client_id).first()
+            widget = await _one(Widget, _WIDGET, widget_id, account_id)
+            if widget is None:
+                raise NotFound("widget {id} not found", field="widget_id", id=widget_id)
+        chat = await _one(Chat, _CHAT, client_id)
         # Chosen before the order is written, so that it is written once, with its manager: the rotation's lock
         # is taken in the choice and held to the commit, and every statement after it waits for all the widget's
         # orders.
         manager_id, reason = await choose_order_manager(account_id, widget.id, client_id, chat)
-        order = await Order.create(
-            account_id=account_id,
-            client_id=client_id,
-            personal_manager_id=client["personal_manager_id"],
-            offer_id=offer.id,
-            widget_id=widget.id,
-            amount=offer.price,
-            currency=offer.currency,
-            customer_info=customer_info,
-            order_manager_id=manager_id,
-            assigned_at=now,
-            created_at=now,
+        order = await _one(
+            Order, _NEW_ORDER, account_id, client_id, client["personal_manager_id"], offer.id, widget.id,
+            OrderStatus.NEW.value, _AMOUNT.to_db_value(offer.price, None), offer.currency, customer_info, manager_id,
+            now, now, now,
         )
         _, rows = await manager_changed(order, None, reason=reason, actor_id=None, now=now)
         if widget.notification_emails:
