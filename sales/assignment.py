@@ -30,7 +30,6 @@ from storage.models import (
     Employee,
     Order,
     OrderStatus,
-    Outbox,
     Role,
 )
 
@@ -192,7 +191,7 @@ async def manager_changed(
     actor_id: int | None,
     now: datetime,
     ping: bool = True,
-) -> tuple[AssignmentLog, list[Outbox]]:
+) -> tuple[AssignmentLog, list[outbox.NewRow]]:
     """What follows the change of an order's manager from `previous` to the one `order` has now (already written):
     the audit row, a paid order's commission, and the pings (`outbox.row`s) for the caller to write. A new order is
     written with its first manager, so it comes here directly and writes its pings with its other rows."""

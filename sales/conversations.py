@@ -32,7 +32,6 @@ from storage.models import (
     Client,
     Employee,
     Order,
-    Outbox,
     Role,
     Widget,
 )
@@ -115,7 +114,7 @@ async def audience_of(chat: Chat, *also: int | None, was_unassigned: bool = Fals
 
 async def announce(chat: Chat, event: str, now: datetime, *, key: object = None,
                    also: tuple[int | None, ...] = (), was_unassigned: bool = False, audience: Audience | None = None,
-                   along: Sequence[Outbox] = (), **payload) -> None:
+                   along: Sequence[outbox.NewRow] = (), **payload) -> None:
     """One live event for everyone who may see the chat (one outbox row, fanned out by the live bus). `key` names
     the cause when it has an id; a live event has no resend to guard against otherwise. `audience`: the caller
     already knows it. `along`: the caller's other outbox rows of this change (`outbox.row`), written with the

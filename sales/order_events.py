@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sales import outbox
 from sales.conversations import announce
-from storage.models import Chat, Order, Outbox
+from storage.models import Chat, Order
 
 
 async def order_changed(order: Order, now: datetime, *, key: object = None) -> None:
@@ -17,7 +17,7 @@ async def order_changed(order: Order, now: datetime, *, key: object = None) -> N
 
 
 async def announce_order(chat: Chat | None, order: Order, now: datetime, *, key: object = None,
-                         along: Sequence[Outbox] = ()) -> None:
+                         along: Sequence[outbox.NewRow] = ()) -> None:
     """`order_changed` for a caller that has read the client's chat already (None: he has none yet, so no screen to
     update). `along`: the caller's other outbox rows of this change, written with the event in one statement."""
     if chat is None:

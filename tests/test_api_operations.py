@@ -23,7 +23,7 @@ async def _parked(shop, error: str = "SMTPRecipientsRefused") -> Outbox:
     # Written parked in one statement: a pending row could be claimed (and skipped) by any delivery worker on the
     # shared database before it is parked.
     row = outbox.row(account_id=shop.account.id, kind=outbox.ORDER_CREATED_EMAIL,
-                     dedupe_key=f"parked-{shop.account.id}", now=at(0), payload={"order_id": 1})
+                     dedupe_key=f"parked-{shop.account.id}", now=at(0), payload={"order_id": 1}).model()
     row.status, row.attempts, row.last_error = OutboxStatus.PARKED, 8, error
     await row.save(force_create=True)
     return await Outbox.get(id=row.id)
