@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -9,7 +10,7 @@ import time
 import pytest
 
 from closer.logs import JsonFormatter
-from closer.observe import REQUEST_ID, RequestIdFilter
+from closer.observe import LAG_INTERVAL, REQUEST_ID, RequestIdFilter
 from providers.signatures import sign_timestamped
 from sales import dialogs
 from sales.orders import create_order
@@ -75,3 +76,13 @@ async def test_metrics_count_webhooks_assignments_outbox_important_items_and_unm
     # The assignment ping and the alert, pending or already handled by this app's delivery worker.
     assert sum(_value(text, "closer_outbox_depth", status=s) for s in ("pending", "sent", "skipped", "parked")) >= 2
     assert _value(text, "closer_outbox_oldest_pending_seconds") >= 0
+
+
+async def test_a_held_event_loop_shows_as_lag_on_the_metrics_page(app):
+    await asyncio.sleep(LAG_INTERVAL * 1.5)  # the app's watcher has taken a sample and set its next timer
+    time.sleep(0.3)  # holds the loop: the watcher's timer, due within LAG_INTERVAL, runs at least 0.2 s late
+    await asyncio.sleep(LAG_INTERVAL * 1.5)
+    text = await (await app.client.get("/metrics")).text()
+    samples = _value(text, "closer_event_loop_lag_seconds_count")
+    on_time = _value(text, "closer_event_loop_lag_seconds_bucket", le="0.1")
+    assert samples >= 2 and samples - on_time >= 1
