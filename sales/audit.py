@@ -56,6 +56,22 @@ async def log_personal_manager_change(
     )
 
 
+async def log_chat_assignee_change(
+    *,
+    account_id: int,
+    chat_id: int,
+    from_id: int | None,
+    to_id: int | None,
+    reason: AssignmentReason,
+    actor_id: int | None,
+    now: datetime,
+) -> AssignmentLog:
+    return await _log(
+        AssignmentTarget.CHAT, account_id=account_id, chat_id=chat_id, from_id=from_id, to_id=to_id,
+        reason=reason, actor_id=actor_id, now=now,
+    )
+
+
 async def order_history(order_id: int) -> list[AssignmentLog]:
     return await AssignmentLog.filter(order_id=order_id).order_by("id")
 
