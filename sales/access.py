@@ -28,11 +28,16 @@ def require_active(actor: Employee) -> None:
         raise NotAllowed("this employee is deactivated")
 
 
+def not_found(what: str, object_id: int) -> NotFound:
+    """The refusal for a row that is not in the caller's account (or not at all), naming its field."""
+    return NotFound(what + " {id} not found", field=f"{what}_id", id=object_id)
+
+
 async def get_in_account(model: type[M], account_id: int, object_id: int, *, what: str) -> M:
     """Fetch a row of this account; another account's id is simply not found."""
     found = await model.get_or_none(id=object_id, account_id=account_id)
     if found is None:
-        raise NotFound(what + " {id} not found", field=f"{what}_id", id=object_id)
+        raise not_found(what, object_id)
     return found
 
 

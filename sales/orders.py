@@ -11,7 +11,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from sales import important, order_events, outbox
-from sales.access import get_in_account, is_admin, require_active
+from sales.access import get_in_account, is_admin, not_found, require_active
 from sales.assignment import OPEN_STATUSES, choose_order_manager, manager_changed, note_manager_action
 from sales.clock import utcnow
 from sales.errors import Conflict, Invalid, NotAllowed, NotFound
@@ -81,7 +81,7 @@ async def create_order(
             raise NotFound("client {id} not found", field="client_id", id=client_id)
         offer = await _one(Offer, _OFFER, offer_id, account_id)
         if offer is None:
-            raise NotFound("offer {id} not found", field="offer_id", id=offer_id)
+            raise not_found("offer", offer_id)
         if not offer.active:
             raise Conflict("this offer is no longer sold", field="offer_id")
         if widget_id is None:
@@ -91,7 +91,7 @@ async def create_order(
         else:
             widget = await _one(Widget, _WIDGET, widget_id, account_id)
             if widget is None:
-                raise NotFound("widget {id} not found", field="widget_id", id=widget_id)
+                raise not_found("widget", widget_id)
         chat = await _one(Chat, _CHAT, client_id)
         # Chosen before the order is written, so that it is written once, with its manager: the rotation's lock
         # is taken in the choice and held to the commit, and every statement after it waits for all the widget's
