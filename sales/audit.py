@@ -16,12 +16,12 @@ _INSERT = sql.Statement(
 )
 
 
-async def _log(target: AssignmentTarget, *, account_id: int, from_id: int | None, to_id: int | None,
-               reason: AssignmentReason, actor_id: int | None, now: datetime, order_id: int | None = None,
-               client_id: int | None = None, chat_id: int | None = None) -> AssignmentLog:
-    row = await sql.first(_INSERT, account_id, AssignmentTarget(target).value, order_id, client_id, chat_id, from_id,
-                          to_id, AssignmentReason(reason).value, actor_id, now)
-    return AssignmentLog._init_from_db(**row)
+async def log_change(target: AssignmentTarget, *, account_id: int, from_id: int | None, to_id: int | None,
+                     reason: AssignmentReason, actor_id: int | None, now: datetime, order_id: int | None = None,
+                     client_id: int | None = None, chat_id: int | None = None) -> AssignmentLog:
+    """The audit row of a change of order manager, personal manager or chat assignee (the id of its `target`)."""
+    return await sql.one(AssignmentLog, _INSERT, account_id, AssignmentTarget(target).value, order_id, client_id,
+                         chat_id, from_id, to_id, AssignmentReason(reason).value, actor_id, now)
 
 
 async def log_order_manager_change(
@@ -34,7 +34,7 @@ async def log_order_manager_change(
     actor_id: int | None,
     now: datetime,
 ) -> AssignmentLog:
-    return await _log(
+    return await log_change(
         AssignmentTarget.ORDER, account_id=account_id, order_id=order_id, from_id=from_id, to_id=to_id,
         reason=reason, actor_id=actor_id, now=now,
     )
@@ -50,24 +50,8 @@ async def log_personal_manager_change(
     actor_id: int | None,
     now: datetime,
 ) -> AssignmentLog:
-    return await _log(
+    return await log_change(
         AssignmentTarget.CLIENT, account_id=account_id, client_id=client_id, from_id=from_id, to_id=to_id,
-        reason=reason, actor_id=actor_id, now=now,
-    )
-
-
-async def log_chat_assignee_change(
-    *,
-    account_id: int,
-    chat_id: int,
-    from_id: int | None,
-    to_id: int | None,
-    reason: AssignmentReason,
-    actor_id: int | None,
-    now: datetime,
-) -> AssignmentLog:
-    return await _log(
-        AssignmentTarget.CHAT, account_id=account_id, chat_id=chat_id, from_id=from_id, to_id=to_id,
         reason=reason, actor_id=actor_id, now=now,
     )
 

@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 from sales import outbox
 from sales.access import active_staff, get_in_account, is_admin, require_active
 from sales.assignment import OPEN_STATUSES, Rotation, owner_of
-from sales.audit import log_chat_assignee_change
+from sales.audit import log_change
 from sales.clock import aware, utcnow
 from sales.errors import Conflict, Invalid, NotAllowed
 from sales.listing import chat_status, visible_chat
@@ -26,6 +26,7 @@ from storage.models import (
     Account,
     AssignmentLog,
     AssignmentReason,
+    AssignmentTarget,
     Chat,
     ChatRead,
     ChatStatus,
@@ -150,8 +151,8 @@ async def change_assignee(
         return None
     chat.assignee_id = new_id
     await Chat.filter(id=chat.id).update(assignee_id=new_id)
-    log = await log_chat_assignee_change(account_id=chat.account_id, chat_id=chat.id, from_id=previous, to_id=new_id,
-                                         reason=reason, actor_id=actor_id, now=now)
+    log = await log_change(AssignmentTarget.CHAT, account_id=chat.account_id, chat_id=chat.id, from_id=previous,
+                           to_id=new_id, reason=reason, actor_id=actor_id, now=now)
     if new_id is not None and new_id != actor_id:
         await outbox.enqueue(
             account_id=chat.account_id,

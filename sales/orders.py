@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from tortoise.exceptions import DoesNotExist
-from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from sales import important, order_events, outbox
@@ -30,7 +28,6 @@ from storage.models import (
 )
 
 MAX_TEXT = 10_000
-M = TypeVar("M", bound=Model)
 
 # Staff may move an unpaid order along these; paid and refunded come only from payments.
 _STAFF_STATUSES = {OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED}
@@ -49,12 +46,6 @@ _NEW_ORDER = sql.Statement(
     f"VALUES ({', '.join(f'${n}' for n in range(1, len(_ORDER_COLUMNS) + 1))}) RETURNING *"
 )
 _AMOUNT = Order._meta.fields_map["amount"]
-
-
-async def _one(model: type[M], statement: sql.Statement, *values) -> M | None:
-    row = await sql.first(statement, *values)
-    # Tortoise's own constructor of a fetched row (it converts SQLite's values as its queries do).
-    return model._init_from_db(**row) if row is not None else None
 
 
 async def create_order(
@@ -79,25 +70,25 @@ async def create_order(
         client = await sql.first(_LOCKED_CLIENT, client_id, account_id)
         if client is None:
             raise NotFound("client {id} not found", field="client_id", id=client_id)
-        offer = await _one(Offer, _OFFER, offer_id, account_id)
+        offer = await sql.one(Offer, _OFFER, offer_id, account_id)
         if offer is None:
             raise not_found("offer", offer_id)
         if not offer.active:
             raise Conflict("this offer is no longer sold", field="offer_id")
         if widget_id is None:
-            widget = await _one(Widget, _DEFAULT_WIDGET, account_id)
+            widget = await sql.one(Widget, _DEFAULT_WIDGET, account_id)
             if widget is None:
                 raise DoesNotExist(f"account {account_id} has no default widget")
         else:
-            widget = await _one(Widget, _WIDGET, widget_id, account_id)
+            widget = await sql.one(Widget, _WIDGET, widget_id, account_id)
             if widget is None:
                 raise not_found("widget", widget_id)
-        chat = await _one(Chat, _CHAT, client_id)
+        chat = await sql.one(Chat, _CHAT, client_id)
         # Chosen before the order is written, so that it is written once, with its manager: the rotation's lock
         # is taken in the choice and held to the commit, and every statement after it waits for all the widget's
         # orders.
         manager_id, reason = await choose_order_manager(account_id, widget.id, client_id, chat)
-        order = await _one(
+        order = await sql.one(
             Order, _NEW_ORDER, account_id, client_id, client["personal_manager_id"], offer.id, widget.id,
             OrderStatus.NEW.value, _AMOUNT.to_db_value(offer.price, None), offer.currency, customer_info, manager_id,
             now, now, now,

@@ -19,6 +19,7 @@ from tortoise.connection import get_connection
 
 _NUMBERED = re.compile(r"\$(\d+)")
 R = TypeVar("R")
+M = TypeVar("M")
 
 
 class Statement:
@@ -47,6 +48,13 @@ async def rows(statement: Statement, *values: Any) -> list[dict[str, Any]]:
 async def first(statement: Statement, *values: Any) -> dict[str, Any] | None:
     found = await rows(statement, *values)
     return found[0] if found else None
+
+
+async def one(model: type[M], statement: Statement, *values: Any) -> M | None:
+    """The first row a statement returns as a `model` instance (Tortoise's own constructor of a fetched row, which
+    converts SQLite's values as its queries do), or None."""
+    row = await first(statement, *values)
+    return model._init_from_db(**row) if row is not None else None
 
 
 async def execute(statement: Statement, *values: Any) -> int:
