@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime
 
 from tortoise.exceptions import DoesNotExist
@@ -31,14 +32,26 @@ MAX_TEXT = 10_000
 
 # Staff may move an unpaid order along these; paid and refunded come only from payments.
 _STAFF_STATUSES = {OrderStatus.NEW, OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED}
-_LOCKED_CLIENT = sql.Statement(
-    "SELECT personal_manager_id FROM client WHERE id = $1 AND account_id = $2 FOR UPDATE")
-# Every order reads and writes these; written by hand (storage.sql), as Tortoise building each query in Python was
-# most of an order's CPU, and an order in a busy widget waits for every one before it (issue 14: rotation).
-_OFFER = sql.Statement("SELECT * FROM offer WHERE id = $1 AND account_id = $2")
-_WIDGET = sql.Statement("SELECT * FROM widget WHERE id = $1 AND account_id = $2")
-_DEFAULT_WIDGET = sql.Statement("SELECT * FROM widget WHERE account_id = $1 AND is_default")
-_CHAT = sql.Statement("SELECT * FROM chat WHERE client_id = $1 LIMIT 1")
+
+
+@cache
+def _start() -> sql.Statement:
+    """What an order reads before the rotation's lock, in one statement (issue 14: each round trip was a share of
+    an order's CPU and of its wait): the client, found and locked; the offer; the widget (the given one, else the
+    account's default); his chat; and the manager of his latest earlier order (sticky, SPEC §1.1). Made on first
+    use: a model's columns are known once Tortoise has set the models up."""
+    return sql.Statement(
+        "SELECT c.personal_manager_id, (SELECT order_manager_id FROM orders WHERE client_id = c.id "
+        "AND order_manager_id IS NOT NULL ORDER BY created_at DESC, id DESC LIMIT 1) AS previous_manager_id, "
+        f"{sql.columns_of(Offer, 'o')}, {sql.columns_of(Widget, 'w')}, {sql.columns_of(Chat, 'ch')} "
+        "FROM client c "
+        "LEFT JOIN offer o ON o.id = $3 AND o.account_id = c.account_id "
+        "LEFT JOIN widget w ON w.account_id = c.account_id AND (w.id = $4 OR ($4 IS NULL AND w.is_default)) "
+        "LEFT JOIN chat ch ON ch.client_id = c.id "
+        "WHERE c.id = $1 AND c.account_id = $2 FOR UPDATE OF c"
+    )
+
+
 _ORDER_COLUMNS = ("account_id", "client_id", "personal_manager_id", "offer_id", "widget_id", "status", "amount",
                   "currency", "customer_info", "order_manager_id", "assigned_at", "created_at", "updated_at")
 _NEW_ORDER = sql.Statement(
@@ -65,33 +78,31 @@ async def create_order(
     if len(customer_info) > MAX_TEXT:
         raise Invalid("customer information is limited to {limit} characters", field="customer_info", limit=MAX_TEXT)
     async with in_transaction():
-        # Found and locked in one statement. Locked, so that the personal manager copied onto the order is the one a
-        # concurrent change leaves (sales.clients.set_personal_manager locks the client too, then updates his orders).
-        client = await sql.first(_LOCKED_CLIENT, client_id, account_id)
-        if client is None:
+        # Locked, so that the personal manager copied onto the order is the one a concurrent change leaves
+        # (sales.clients.set_personal_manager locks the client too, then updates his orders).
+        start = await sql.first(_start(), client_id, account_id, offer_id, widget_id)
+        if start is None:
             raise NotFound("client {id} not found", field="client_id", id=client_id)
-        offer = await sql.one(Offer, _OFFER, offer_id, account_id)
+        offer = sql.part(Offer, start, "o")
         if offer is None:
             raise not_found("offer", offer_id)
         if not offer.active:
             raise Conflict("this offer is no longer sold", field="offer_id")
-        if widget_id is None:
-            widget = await sql.one(Widget, _DEFAULT_WIDGET, account_id)
-            if widget is None:
+        widget = sql.part(Widget, start, "w")
+        if widget is None:
+            if widget_id is None:
                 raise DoesNotExist(f"account {account_id} has no default widget")
-        else:
-            widget = await sql.one(Widget, _WIDGET, widget_id, account_id)
-            if widget is None:
-                raise not_found("widget", widget_id)
-        chat = await sql.one(Chat, _CHAT, client_id)
+            raise not_found("widget", widget_id)
+        chat = sql.part(Chat, start, "ch")
         # Chosen before the order is written, so that it is written once, with its manager: the rotation's lock
         # is taken in the choice and held to the commit, and every statement after it waits for all the widget's
-        # orders.
-        manager_id, reason = await choose_order_manager(account_id, widget.id, client_id, chat)
+        # orders (so the pointer's move goes with the order's INSERT).
+        manager_id, reason, move = await choose_order_manager(account_id, widget.id, chat,
+                                                              start["previous_manager_id"])
         order = await sql.one(
-            Order, _NEW_ORDER, account_id, client_id, client["personal_manager_id"], offer.id, widget.id,
+            Order, _NEW_ORDER, account_id, client_id, start["personal_manager_id"], offer.id, widget.id,
             OrderStatus.NEW.value, _AMOUNT.to_db_value(offer.price, None), offer.currency, customer_info, manager_id,
-            now, now, now,
+            now, now, now, along=move,
         )
         _, rows = await manager_changed(order, None, reason=reason, actor_id=None, now=now)
         if widget.notification_emails:

@@ -12,12 +12,14 @@ queries. Values go as the drivers take them: aware datetimes, plain strings for 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from tortoise.connection import get_connection
 
 _NUMBERED = re.compile(r"\$(\d+)")
+_ROW_LOCK = re.compile(r" FOR UPDATE(?: OF \w+)?")
 R = TypeVar("R")
 M = TypeVar("M")
 
@@ -27,7 +29,7 @@ class Statement:
 
     def __init__(self, postgres: str) -> None:
         self.postgres = postgres
-        self.sqlite = _NUMBERED.sub(r"?\1", postgres).replace(" FOR UPDATE", "")
+        self.sqlite = _ROW_LOCK.sub("", _NUMBERED.sub(r"?\1", postgres))
 
     def __repr__(self) -> str:
         return f"Statement({self.postgres!r})"
@@ -39,22 +41,67 @@ def _client_and_text(statement: Statement) -> tuple[Any, str]:
     return client, text
 
 
-async def rows(statement: Statement, *values: Any) -> list[dict[str, Any]]:
-    """The rows a statement returns (a SELECT, or a write with RETURNING), each as a dict of its columns."""
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A write (no RETURNING) kept to go with the caller's next statement: `rows(…, along=write)`."""
+
+    statement: Statement
+    values: tuple[Any, ...]
+
+
+_CARRYING: dict[tuple[Statement, Statement, int], str] = {}
+
+
+def _carrying(along: Write, statement: Statement, count: int) -> str:
+    """PostgreSQL's spelling of `statement` (of `count` values) with the write `along` as a data-modifying WITH
+    before it, whose values follow the statement's: one round trip for both."""
+    key = (along.statement, statement, count)
+    if key not in _CARRYING:
+        renumbered = _NUMBERED.sub(lambda m: f"${int(m.group(1)) + count}", along.statement.postgres)
+        _CARRYING[key] = f"WITH carried AS ({renumbered}) {statement.postgres}"
+    return _CARRYING[key]
+
+
+async def rows(statement: Statement, *values: Any, along: Write | None = None) -> list[dict[str, Any]]:
+    """The rows a statement returns (a SELECT, or a write with RETURNING), each as a dict of its columns.
+
+    `along`: a write that must happen in the same transaction, written with this statement (on PostgreSQL in the
+    same round trip: under a lock every round trip counts). The statement must not read what `along` writes (one
+    statement sees one snapshot); on SQLite `along` simply runs first."""
     client, text = _client_and_text(statement)
+    if along is not None:
+        if client.capabilities.dialect == "postgres":
+            return await client.execute_query_dict(_carrying(along, statement, len(values)),
+                                                   [*values, *along.values])
+        await execute(along.statement, *along.values)
     return await client.execute_query_dict(text, list(values))
 
 
-async def first(statement: Statement, *values: Any) -> dict[str, Any] | None:
-    found = await rows(statement, *values)
+async def first(statement: Statement, *values: Any, along: Write | None = None) -> dict[str, Any] | None:
+    found = await rows(statement, *values, along=along)
     return found[0] if found else None
 
 
-async def one(model: type[M], statement: Statement, *values: Any) -> M | None:
+async def one(model: type[M], statement: Statement, *values: Any, along: Write | None = None) -> M | None:
     """The first row a statement returns as a `model` instance (Tortoise's own constructor of a fetched row, which
     converts SQLite's values as its queries do), or None."""
-    row = await first(statement, *values)
+    row = await first(statement, *values, along=along)
     return model._init_from_db(**row) if row is not None else None
+
+
+def columns_of(model: type, alias: str) -> str:
+    """A joined model's columns in a select list, each named `alias__column`: a statement that reads several models
+    in one row (a join) gives each back with `part`. Only once Tortoise has set the models up (before, a foreign
+    key has no column yet)."""
+    return ", ".join(f"{alias}.{column} AS {alias}__{column}" for column in sorted(model._meta.db_fields))
+
+
+def part(model: type[M], row: dict[str, Any], alias: str) -> M | None:
+    """The `model` that `columns_of(model, alias)` put in `row`, or None when its join found none (no id)."""
+    prefix = f"{alias}__"
+    if row[f"{prefix}{model._meta.db_pk_column}"] is None:
+        return None
+    return model._init_from_db(**{key[len(prefix):]: value for key, value in row.items() if key.startswith(prefix)})
 
 
 async def execute(statement: Statement, *values: Any) -> int:
