@@ -44,6 +44,11 @@ async def test_an_answer_carries_the_callers_request_id_or_a_new_one(app):
     assert made.headers["X-Request-Id"] != "<script>" and len(made.headers["X-Request-Id"]) == 32
 
 
+async def test_requests_without_an_id_each_get_a_different_one(app):
+    made = {(await app.client.get("/healthz")).headers["X-Request-Id"] for _ in range(5)}
+    assert len(made) == 5
+
+
 def test_log_lines_written_during_a_request_carry_its_id():
     record = logging.LogRecord("closer", logging.INFO, __file__, 1, "hello", None, None)
     token = REQUEST_ID.set("req-42")
