@@ -12,8 +12,8 @@ queries. Values go as the drivers take them: aware datetimes, plain strings for 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from tortoise.connection import get_connection
@@ -57,6 +57,8 @@ def _carrying(along: Write, statement: Statement, count: int) -> str:
     before it, whose values follow the statement's: one round trip for both."""
     key = (along.statement, statement, count)
     if key not in _CARRYING:
+        if statement.postgres.lstrip().upper().startswith("WITH"):
+            raise ValueError(f"{statement!r} has a WITH of its own: a write cannot be carried before it")
         renumbered = _NUMBERED.sub(lambda m: f"${int(m.group(1)) + count}", along.statement.postgres)
         _CARRYING[key] = f"WITH carried AS ({renumbered}) {statement.postgres}"
     return _CARRYING[key]
@@ -70,9 +72,10 @@ async def rows(statement: Statement, *values: Any, along: Write | None = None) -
     statement sees one snapshot); on SQLite `along` simply runs first."""
     client, text = _client_and_text(statement)
     if along is not None:
+        # Spelled on SQLite too, so that what PostgreSQL would refuse is refused everywhere.
+        carrying = _carrying(along, statement, len(values))
         if client.capabilities.dialect == "postgres":
-            return await client.execute_query_dict(_carrying(along, statement, len(values)),
-                                                   [*values, *along.values])
+            return await client.execute_query_dict(carrying, [*values, *along.values])
         await execute(along.statement, *along.values)
     return await client.execute_query_dict(text, list(values))
 

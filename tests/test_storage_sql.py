@@ -46,6 +46,14 @@ async def test_a_carried_write_is_undone_with_a_statement_that_fails(db):
     assert (await Offer.get(id=shop.offer.id)).title == "Course"
 
 
+async def test_a_write_cannot_be_carried_before_a_statement_with_its_own_with(db):
+    shop = await make_shop(managers=1)
+    nested = sql.Statement("WITH o AS (SELECT id FROM offer WHERE id = $1) SELECT id FROM o")
+    with pytest.raises(ValueError):
+        await sql.first(nested, shop.offer.id, along=sql.Write(_TOUCH, (shop.offer.id, "Never")))
+    assert (await Offer.get(id=shop.offer.id)).title == "Course"
+
+
 async def test_the_models_of_a_join_come_back_whole_or_as_none(db):
     shop = await make_shop(managers=1)
     client = await new_client(shop)
