@@ -4,6 +4,7 @@ in memory on one process and shared through Redis by several."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -156,12 +157,21 @@ async def test_two_limiters_on_one_redis_share_the_bots_pace(redis_server):
     try:
         a, b = RedisRateLimiter(first, per_bot=30), RedisRateLimiter(second, per_bot=30)
         started = time.monotonic()
-        delays = [(await (a if i % 2 else b).reserve(9, i))[1] for i in range(60)]
+        delays, slots = [], []
+        for i in range(60):
+            before = time.monotonic()
+            delay = (await (a if i % 2 else b).reserve(9, i))[1]
+            delays.append(delay)
+            # The slot, on this process's clock: somewhere within the reservation's round trip, plus its delay.
+            slots.append((before + delay, time.monotonic() + delay))
         took = time.monotonic() - started
         # 33 ms of pace each: they queue up across both limiters. Each delay counts from the moment of its own
         # reservation, the last one's up to `took` after the first's (60 round trips: tens of ms on a loaded machine).
         assert 59 / 30 - took - 0.05 <= delays[59] <= 59 / 30 + 0.05, (delays[59], took)
-        assert sorted(delays) == delays
+        # Each slot is one pace after the one before, whichever limiter took it. (Not "each delay longer than the
+        # one before": a reservation that comes late on a loaded machine waits less for a later slot.)
+        for (earliest, latest), (next_earliest, next_latest) in itertools.pairwise(slots):
+            assert next_earliest - latest - 0.002 <= 1 / 30 <= next_latest - earliest + 0.002
     finally:
         await first.aclose()
         await second.aclose()
