@@ -6,7 +6,7 @@ from sales import accounts
 from sales.assignment import assign_orders
 from sales.audit import order_history
 from sales.orders import create_order
-from storage.models import AssignmentReason, Outbox, Role
+from storage.models import AssignmentReason, Outbox, Role, RotationState, Widget
 from tests.factories import at, make_shop, new_client, reload
 
 
@@ -211,3 +211,12 @@ async def test_order_without_widget_goes_through_the_default_widget(db):
     client = await new_client(shop)
     order = await create_order(shop.account.id, client_id=client.id, offer_id=shop.offer.id)
     assert order.order_manager_id == shop.managers[0].id
+
+
+async def test_an_order_without_a_widget_comes_through_the_accounts_default_widget_and_its_rotation(db):
+    shop = await make_shop(managers=2)
+    default = await Widget.get(account_id=shop.account.id, is_default=True)
+    order = await create_order(shop.account.id, client_id=(await new_client(shop)).id, offer_id=shop.offer.id)
+    assert order.widget_id == default.id and order.widget_id != shop.widget.id
+    assert order.order_manager_id in {m.id for m in shop.managers}
+    assert (await RotationState.get(widget_id=default.id)).last_employee_id == order.order_manager_id
